@@ -1,0 +1,1 @@
+namespace Tocsin; internal static class Placeholder { }

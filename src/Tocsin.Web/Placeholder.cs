@@ -1,0 +1,1 @@
+namespace Tocsin.Web; internal static class Placeholder { }
