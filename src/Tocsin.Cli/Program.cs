@@ -1,1 +1,3 @@
-return 0;
+using Tocsin.Cli;
+
+return await TocsinCommand.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,88 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Tocsin.Checks;
+using Tocsin.Configuration;
+using Tocsin.Diagnostics;
+using Tocsin.Scheduling;
+using Tocsin.Storage;
+using Tocsin.Storage.Sqlite;
+using Tocsin.Web;
+
+namespace Tocsin.Cli;
+
+/// <summary>Composes the running agent: engine services, the result writer, the scheduler and the web server.</summary>
+internal static class AgentHost
+{
+    /// <summary>Builds the web application for <c>tocsin start</c>.</summary>
+    public static WebApplication Build(TocsinConfig config, string urls, LogLevel level, bool notifySystemd)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(urls);
+        ConfigureLogging(builder.Logging, level);
+        if (notifySystemd)
+        {
+            builder.Services.AddSystemd();
+        }
+
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        AddEngine(builder.Services, config);
+        builder.Services.AddSingleton<Agent>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Agent>());
+        var app = builder.Build();
+        app.MapTocsinApi();
+        return app;
+    }
+
+    /// <summary>Registers the engine: time, metrics, check kinds, outbox, writer, executor, scheduler.</summary>
+    public static void AddEngine(IServiceCollection services, TocsinConfig config)
+    {
+        services.AddSingleton(config);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new TocsinMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddSingleton(sp => CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(_ => new SqliteOutbox(config.LocalDatabasePath));
+        services.AddSingleton(new ResultWriterOptions());
+        services.AddSingleton<ResultWriter>();
+        services.AddSingleton<IResultSink>(sp => sp.GetRequiredService<ResultWriter>());
+        services.AddSingleton<CheckExecutor>();
+        services.AddSingleton(new SchedulerOptions { MaxConcurrentRuns = config.MaxConcurrentRuns });
+        services.AddSingleton(sp => new Scheduler(
+            config.Checks, sp.GetRequiredService<CheckExecutor>(), sp.GetRequiredService<IResultSink>(), sp.GetRequiredService<SchedulerOptions>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(), sp.GetRequiredService<ILogger<Scheduler>>()));
+    }
+
+    /// <summary>
+    /// Logs go to stderr: JSON lines when stderr is not a terminal (journald, files, pipes), plain
+    /// lines otherwise. Framework categories are kept at Warning unless very verbose.
+    /// </summary>
+    public static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
+    {
+        logging.ClearProviders();
+        logging.SetMinimumLevel(level);
+        logging.AddFilter("Microsoft", level <= LogLevel.Trace ? level : LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", level <= LogLevel.Information ? LogLevel.Information : level);
+        logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        if (Console.IsErrorRedirected)
+        {
+            logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        else
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            });
+        }
+
+        logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+    }
+}

@@ -1,0 +1,219 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using Tocsin.Checks;
+using Tocsin.Configuration;
+
+namespace Tocsin.Cli.Commands;
+
+/// <summary>
+/// <c>tocsin config create|show</c> and <c>tocsin config checks add|show|update|remove</c>
+/// (<c>services</c> is an alias of <c>checks</c>, as in seed 004). Every edit is validated like a load
+/// before the file is replaced.
+/// </summary>
+internal static class ConfigCommands
+{
+    private static readonly string[] SecretKeys = ["externalDatabaseUri", "external_database_uri"];
+
+    public static Command Build()
+    {
+        var config = new Command("config", "Create, show and edit the configuration file.");
+        config.Subcommands.Add(BuildCreate());
+        config.Subcommands.Add(BuildShow());
+        config.Subcommands.Add(BuildChecks());
+        return config;
+    }
+
+    private static ConfigLoader Loader() => new(CheckKinds.CreateDefault(TimeProvider.System));
+
+    private static Command BuildCreate()
+    {
+        var uri = new Argument<string?>("EXTERNAL_DATABASE_URI") { Description = "Central PostgreSQL to export results to (optional).", Arity = ArgumentArity.ZeroOrOne };
+        var local = new Option<string?>("--local-database") { Description = "Local SQLite outbox path (default ~/.tocsin/local.db)." };
+        var force = new Option<bool>("--force") { Description = "Replace an existing file." };
+        var cmd = new Command("create", "Write a new configuration file with no checks.") { uri, local, force };
+        cmd.SetAction(parse =>
+        {
+            string path = TocsinCommand.ResolveConfigPath(parse);
+            if (File.Exists(path) && !parse.GetValue(force))
+            {
+                Console.Error.WriteLine($"tocsin: {path} already exists; pass --force to replace it.");
+                return 73;
+            }
+
+            ConfigFile.Create(path, parse.GetValue(uri), parse.GetValue(local)).Save(Loader());
+            Console.Out.WriteLine($"Created {path}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildShow()
+    {
+        var cmd = new Command("show", "Print the configuration file (the external database password is hidden).");
+        cmd.SetAction(parse =>
+        {
+            string path = TocsinCommand.ResolveConfigPath(parse);
+            var file = ConfigFile.Open(path);
+            Loader().Parse(file.ToJson(), path);
+            foreach (string key in SecretKeys)
+            {
+                if (file.Root[key] is JsonValue v && v.TryGetValue(out string? s))
+                {
+                    file.Root[key] = Secrets.RedactConnectionString(s);
+                }
+            }
+
+            Console.Out.Write(file.ToJson());
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildChecks()
+    {
+        var checks = new Command("checks", "List and edit checks.");
+        checks.Aliases.Add("services");
+
+        var url = new Argument<string>("URL") { Description = "The URL to check." };
+        var method = new Argument<string?>("METHOD") { Description = "GET (default), POST, PUT, PATCH, DELETE, HEAD, OPTIONS.", Arity = ArgumentArity.ZeroOrOne };
+        var add = new Command("add", "Add an http check.") { url, method };
+        var addOptions = EditOptions.AddTo(add);
+        add.SetAction(parse =>
+        {
+            var file = ConfigFile.Open(TocsinCommand.ResolveConfigPath(parse));
+            file.AddHttpCheck(addOptions.Read(parse) with { Url = parse.GetValue(url), Method = parse.GetValue(method) });
+            var saved = file.Save(Loader());
+            Console.Out.WriteLine($"Added check {saved.Checks.Count}: {saved.Checks[^1].Name}");
+            return 0;
+        });
+
+        var numbered = new Option<bool>("--numbered", "-n") { Description = "Show the numbers used by update and remove." };
+        var show = new Command("show", "List the checks.") { numbered };
+        show.SetAction(parse =>
+        {
+            string path = TocsinCommand.ResolveConfigPath(parse);
+            var kinds = CheckKinds.CreateDefault(TimeProvider.System);
+            var config = new ConfigLoader(kinds).Load(path);
+            var table = new Table();
+            if (parse.GetValue(numbered))
+            {
+                table.AddColumn("#");
+            }
+
+            table.AddColumns("Name", "Kind", "Target", "Interval", "Timeout");
+            int i = 1;
+            foreach (var c in config.Checks)
+            {
+                var cells = new List<string>();
+                if (parse.GetValue(numbered))
+                {
+                    cells.Add((i++).ToString(CultureInfo.InvariantCulture));
+                }
+
+                cells.AddRange([Markup.Escape(c.Name), c.Kind, Markup.Escape(kinds.Get(c.Kind).Describe(c.Options)), Duration.Format(c.Interval), Duration.Format(c.Timeout)]);
+                table.AddRow([.. cells]);
+            }
+
+            AnsiConsole.Write(table);
+            return 0;
+        });
+
+        var number = new Argument<int>("N") { Description = "Check number, as `checks show --numbered` prints." };
+        var newUrl = new Option<string?>("--url") { Description = "New URL." };
+        var newMethod = new Option<string?>("--method") { Description = "New method." };
+        var update = new Command("update", "Change check number N.") { number, newUrl, newMethod };
+        var updateOptions = EditOptions.AddTo(update);
+        update.SetAction(parse =>
+        {
+            var file = ConfigFile.Open(TocsinCommand.ResolveConfigPath(parse));
+            file.UpdateHttpCheck(parse.GetValue(number), updateOptions.Read(parse) with { Url = parse.GetValue(newUrl), Method = parse.GetValue(newMethod) });
+            file.Save(Loader());
+            Console.Out.WriteLine($"Updated check {parse.GetValue(number)}");
+            return 0;
+        });
+
+        var removeNumber = new Argument<int>("N") { Description = "Check number, as `checks show --numbered` prints." };
+        var remove = new Command("remove", "Remove check number N.") { removeNumber };
+        remove.SetAction(parse =>
+        {
+            var file = ConfigFile.Open(TocsinCommand.ResolveConfigPath(parse));
+            var removed = file.RemoveCheck(parse.GetValue(removeNumber));
+            file.Save(Loader());
+            Console.Out.WriteLine($"Removed check {parse.GetValue(removeNumber)}: {removed["name"] ?? removed["url"]}");
+            return 0;
+        });
+
+        checks.Subcommands.Add(add);
+        checks.Subcommands.Add(show);
+        checks.Subcommands.Add(update);
+        checks.Subcommands.Add(remove);
+        foreach (var c in new[] { add, update, remove })
+        {
+            var inner = c.Action;
+            c.SetAction(parse =>
+            {
+                try
+                {
+                    return ((System.CommandLine.Invocation.SynchronousCommandLineAction)inner!).Invoke(parse);
+                }
+                catch (ArgumentOutOfRangeException ex)
+                {
+                    Console.Error.WriteLine($"tocsin: {ex.Message.Split(Environment.NewLine)[0]}");
+                    return 64;
+                }
+                catch (FormatException ex)
+                {
+                    Console.Error.WriteLine($"tocsin: {ex.Message}");
+                    return 64;
+                }
+            });
+        }
+
+        return checks;
+    }
+
+    /// <summary>The options shared by <c>checks add</c> and <c>checks update</c>.</summary>
+    private sealed class EditOptions
+    {
+        private readonly Option<string?> _name = new("--name") { Description = "Check name (default: METHOD URL)." };
+        private readonly Option<string?> _regex = new("--regex") { Description = "Pattern the body must contain." };
+        private readonly Option<bool?> _checkRegex = new("--check-regex") { Description = "Check the pattern (seed 004's check_regex); --check-regex false turns it off." };
+        private readonly Option<string?> _interval = new("--interval") { Description = "Time between runs, e.g. 30s, 5m." };
+        private readonly Option<string?> _timeout = new("--timeout") { Description = "Longest a run may take, e.g. 10s." };
+        private readonly Option<string?> _status = new("--expect-status") { Description = "Accepted status codes, e.g. 200,204." };
+
+        public static EditOptions AddTo(Command cmd)
+        {
+            var o = new EditOptions();
+            cmd.Options.Add(o._name);
+            cmd.Options.Add(o._regex);
+            cmd.Options.Add(o._checkRegex);
+            cmd.Options.Add(o._interval);
+            cmd.Options.Add(o._timeout);
+            cmd.Options.Add(o._status);
+            return o;
+        }
+
+        /// <exception cref="FormatException">When a duration or status list is malformed.</exception>
+        public HttpCheckEdit Read(ParseResult parse) => new()
+        {
+            Name = parse.GetValue(_name),
+            Regex = parse.GetValue(_regex),
+            CheckRegex = parse.GetValue(_checkRegex),
+            Interval = parse.GetValue(_interval) is { } i ? ParseDuration("--interval", i) : null,
+            Timeout = parse.GetValue(_timeout) is { } t ? ParseDuration("--timeout", t) : null,
+            ExpectStatus = parse.GetValue(_status) is { } s ? ParseStatus(s) : null,
+        };
+
+        private static TimeSpan ParseDuration(string option, string text) =>
+            Duration.TryParse(text, out var d) ? d : throw new FormatException($"{option} \"{text}\" is not a duration; use {Duration.Allowed}.");
+
+        private static int[] ParseStatus(string text) =>
+            [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p =>
+                int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int code) && code is >= 100 and <= 599
+                    ? code
+                    : throw new FormatException($"--expect-status \"{text}\": \"{p}\" is not a status code from 100 to 599; write codes separated by commas, e.g. 200,204."))];
+    }
+}

@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+using Tocsin.Checks;
+using Tocsin.Configuration;
+using Tocsin.Scheduling;
+using Tocsin.Storage;
+
+namespace Tocsin.Cli.Commands;
+
+/// <summary><c>tocsin start</c>: runs the agent (scheduler, outbox writer, web server) until SIGINT/SIGTERM.</summary>
+internal static class StartCommand
+{
+    public static Command Build(LogLevel level)
+    {
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (it is only asked when stdin is a terminal)." };
+        var systemd = new Option<bool>("--notify-systemd", "-ns") { Description = "Tell systemd when started and stopping (Type=notify units)." };
+        var urls = new Option<string?>("--urls") { Description = "Where the web server listens, e.g. http://127.0.0.1:8080 (overrides web.urls)." };
+        var once = new Option<bool>("--once") { Description = "Run every check once, store the results, print them and exit with the worst state's code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)." };
+        var cmd = new Command("start", "Start monitoring: run every check on its schedule and store each result locally. -v, -vv for more logs.")
+        {
+            yes, systemd, urls, once,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            string path = TocsinCommand.ResolveConfigPath(parse);
+            var config = new ConfigLoader(CheckKinds.CreateDefault(TimeProvider.System)).Load(path);
+            if (parse.GetValue(once))
+            {
+                return await RunOnceAsync(config, level, ct).ConfigureAwait(false);
+            }
+
+            if (!parse.GetValue(yes) && !Console.IsInputRedirected
+                && !AnsiConsole.Confirm($"Start monitoring {config.Checks.Count} check(s) from {Markup.Escape(path)}?"))
+            {
+                return 1;
+            }
+
+            string listen = parse.GetValue(urls) ?? config.WebUrls;
+            await using var app = AgentHost.Build(config, listen, level, parse.GetValue(systemd));
+            try
+            {
+                await app.RunAsync().ConfigureAwait(false);
+            }
+            catch (IOException ex) when (ex.InnerException is SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
+            {
+                await Console.Error.WriteLineAsync($"tocsin: cannot listen on {listen}: {ex.Message} Set web.urls in the config or pass --urls.").ConfigureAwait(false);
+                return 69;
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static async Task<int> RunOnceAsync(TocsinConfig config, LogLevel level, CancellationToken ct)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(l => AgentHost.ConfigureLogging(l, level < LogLevel.Warning ? level : LogLevel.Warning));
+        AgentHost.AddEngine(services, config);
+        await using var sp = services.BuildServiceProvider();
+        var writer = sp.GetRequiredService<ResultWriter>();
+        writer.Start();
+        var results = await sp.GetRequiredService<Scheduler>().RunOnceAsync(ct).ConfigureAwait(false);
+        await writer.StopAsync().ConfigureAwait(false);
+
+        var table = new Table().AddColumns("Check", "State", "ms", "Message");
+        var worst = CheckState.OK;
+        foreach (var r in results)
+        {
+            worst = CheckStates.Worst(worst, r.State);
+            table.AddRow(Markup.Escape(r.CheckName), StatusCommand.Colour(r.State.ToString()), r.DurationMs.ToString("0.#", CultureInfo.InvariantCulture), Markup.Escape(r.Message));
+        }
+
+        AnsiConsole.Write(table);
+        return (int)worst;
+    }
+}

@@ -1,0 +1,73 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Tocsin.Cli.Commands;
+using Tocsin.Configuration;
+
+namespace Tocsin.Cli;
+
+/// <summary>The <c>tocsin</c> command line.</summary>
+internal static class TocsinCommand
+{
+    /// <summary><c>--config-path</c>, valid on every command.</summary>
+    public static readonly Option<string?> ConfigPath = new("--config-path", "-c")
+    {
+        Description = "Configuration file (default: $TOCSIN_CONFIG, else ~/.tocsin/config.json). Tocsin's format or seed 004's monitoring-config.",
+        Recursive = true,
+    };
+
+    /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var (rest, verbosity) = ExtractVerbosity(args);
+        var root = new RootCommand("Tocsin: self-hosted monitoring. Checks run on a schedule; every result is kept in a local SQLite outbox.");
+        root.Options.Add(ConfigPath);
+        root.Subcommands.Add(ConfigCommands.Build());
+        root.Subcommands.Add(StartCommand.Build(verbosity));
+        root.Subcommands.Add(StatusCommand.Build());
+        try
+        {
+            return await root.Parse(rest).InvokeAsync().ConfigureAwait(false);
+        }
+        catch (ConfigException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return ConfigException.ExitCode;
+        }
+    }
+
+    /// <summary>The resolved configuration path for a parse.</summary>
+    public static string ResolveConfigPath(ParseResult parse) => ConfigLoader.ResolvePath(parse.GetValue(ConfigPath));
+
+    /// <summary>
+    /// Counts <c>-v</c>, <c>-vv</c>, <c>-vvv</c> (each v one step more verbose than Information)
+    /// and removes them from the arguments.
+    /// </summary>
+    internal static (string[] Remaining, LogLevel Level) ExtractVerbosity(string[] args)
+    {
+        int vs = 0;
+        var rest = new List<string>();
+        foreach (string a in args)
+        {
+            if (a.Length >= 2 && a[0] == '-' && a[1..].All(ch => ch == 'v'))
+            {
+                vs += a.Length - 1;
+            }
+            else if (a == "--verbose")
+            {
+                vs++;
+            }
+            else
+            {
+                rest.Add(a);
+            }
+        }
+
+        var level = vs switch
+        {
+            0 => LogLevel.Information,
+            1 => LogLevel.Debug,
+            _ => LogLevel.Trace,
+        };
+        return ([.. rest], level);
+    }
+}

@@ -1,0 +1,34 @@
+namespace Tocsin.Checks;
+
+/// <summary>
+/// One check as loaded and validated from configuration.
+/// </summary>
+/// <param name="Name">Unique name.</param>
+/// <param name="Kind">Check kind name, e.g. <c>http</c>.</param>
+/// <param name="Interval">Time between scheduled runs (1 s – 24 h).</param>
+/// <param name="Timeout">Longest a run may take; always shorter than <paramref name="Interval"/>.</param>
+/// <param name="Options">Kind-specific options (e.g. <see cref="Http.HttpCheckOptions"/>).</param>
+public sealed record CheckDefinition(string Name, string Kind, TimeSpan Interval, TimeSpan Timeout, object Options)
+{
+    /// <summary>Free-form labels used to group checks. Empty when none.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>Zero-based position in the configuration's <c>checks</c> (or seed 004 <c>services</c>) array.</summary>
+    public int Index { get; init; }
+
+    /// <summary>Whether the scheduler runs the check. Disabled checks are listed but never run.</summary>
+    public bool Enabled { get; init; } = true;
+}
+
+/// <summary>
+/// Runs checks of one kind. Implementations are shared by all checks of that kind and must be
+/// safe for concurrent use. A runner reports failures of the watched thing as a
+/// <see cref="RunOutcome"/>; an exception it throws becomes an <c>UNKNOWN</c> result.
+/// </summary>
+public interface ICheckRunner
+{
+    /// <summary>Runs <paramref name="check"/> once.</summary>
+    /// <param name="check">The check, whose <see cref="CheckDefinition.Options"/> are of this runner's kind.</param>
+    /// <param name="cancellationToken">Cancelled when the check's timeout passes or the agent stops.</param>
+    Task<RunOutcome> RunAsync(CheckDefinition check, CancellationToken cancellationToken);
+}

@@ -1,0 +1,47 @@
+using Tocsin.Configuration;
+
+namespace Tocsin.Checks;
+
+/// <summary>
+/// A check kind: reads its options from configuration and provides the runner for its checks.
+/// New kinds (command, heartbeat, …) plug in by adding an implementation to the
+/// <see cref="CheckKindRegistry"/>.
+/// </summary>
+public interface ICheckKind
+{
+    /// <summary>The name used in configuration's <c>kind</c> field, e.g. <c>http</c>.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Reads and validates this kind's fields of one check. Problems go to the reader's error list;
+    /// the returned options are only used when no problem was recorded.
+    /// </summary>
+    object ReadOptions(ConfigObjectReader reader);
+
+    /// <summary>One line describing the check's target for tables, e.g. <c>GET https://example.org/</c>.</summary>
+    string Describe(object options);
+
+    /// <summary>The runner shared by all checks of this kind.</summary>
+    ICheckRunner Runner { get; }
+}
+
+/// <summary>The set of check kinds an agent knows, by name.</summary>
+public sealed class CheckKindRegistry
+{
+    private readonly Dictionary<string, ICheckKind> _kinds;
+
+    /// <summary>Creates the registry from the given kinds.</summary>
+    /// <exception cref="ArgumentException">When two kinds share a name.</exception>
+    public CheckKindRegistry(IEnumerable<ICheckKind> kinds) =>
+        _kinds = kinds.ToDictionary(k => k.Name, StringComparer.Ordinal);
+
+    /// <summary>The known kind names, sorted.</summary>
+    public IReadOnlyList<string> Names => [.. _kinds.Keys.Order(StringComparer.Ordinal)];
+
+    /// <summary>Finds a kind by name.</summary>
+    public bool TryGet(string name, out ICheckKind kind) => _kinds.TryGetValue(name, out kind!);
+
+    /// <summary>Gets a kind by name.</summary>
+    /// <exception cref="KeyNotFoundException">When no such kind is registered.</exception>
+    public ICheckKind Get(string name) => _kinds[name];
+}

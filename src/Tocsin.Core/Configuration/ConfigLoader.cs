@@ -1,0 +1,388 @@
+using System.Globalization;
+using System.Text.Json;
+using Tocsin.Checks;
+using Tocsin.Checks.Http;
+
+namespace Tocsin.Configuration;
+
+/// <summary>
+/// Loads and validates a configuration file, in Tocsin's format or seed 004's
+/// (<c>local_database_path</c>, <c>external_database_uri</c>, <c>services[]</c>). Every problem is
+/// collected and reported at once in a <see cref="ConfigException"/>.
+/// </summary>
+public sealed class ConfigLoader
+{
+    /// <summary>Shortest allowed interval.</summary>
+    public static readonly TimeSpan MinInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest allowed interval.</summary>
+    public static readonly TimeSpan MaxInterval = TimeSpan.FromHours(24);
+
+    /// <summary>Default interval when neither the check nor <c>defaults</c> set one.</summary>
+    public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>Default timeout when neither the check nor <c>defaults</c> set one.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
+
+    private const int MaxNameLength = 200;
+
+    private static readonly JsonDocumentOptions JsonOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    private readonly CheckKindRegistry _kinds;
+
+    /// <summary>Creates a loader that knows the given check kinds.</summary>
+    public ConfigLoader(CheckKindRegistry kinds) => _kinds = kinds;
+
+    /// <summary>
+    /// The configuration path to use: <paramref name="explicitPath"/> (from <c>--config-path</c>), else the
+    /// <c>TOCSIN_CONFIG</c> environment variable, else <c>~/.tocsin/config.json</c>. <c>~</c> is expanded.
+    /// </summary>
+    public static string ResolvePath(string? explicitPath)
+    {
+        string? path = explicitPath;
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            path = Environment.GetEnvironmentVariable("TOCSIN_CONFIG");
+        }
+
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            path = "~/.tocsin/config.json";
+        }
+
+        return Path.GetFullPath(ExpandHome(path));
+    }
+
+    /// <summary>Expands a leading <c>~</c> to the user's home directory.</summary>
+    public static string ExpandHome(string path)
+    {
+        if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
+        {
+            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            return Path.Join(home, path.AsSpan(1));
+        }
+
+        return path;
+    }
+
+    /// <summary>Reads and validates the file at <paramref name="path"/>.</summary>
+    /// <exception cref="ConfigException">When the file is missing, unreadable, not JSON, or invalid.</exception>
+    public TocsinConfig Load(string path)
+    {
+        string full = Path.GetFullPath(ExpandHome(path));
+        string text;
+        try
+        {
+            text = File.ReadAllText(full);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException(full, $"cannot be read: {ex.Message}. Create one with `tocsin config create`.");
+        }
+
+        return Parse(text, full);
+    }
+
+    /// <summary>Validates configuration <paramref name="json"/> as if read from <paramref name="path"/>.</summary>
+    /// <exception cref="ConfigException">When it is not JSON or is invalid.</exception>
+    public TocsinConfig Parse(string json, string path)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, JsonOptions);
+        }
+        catch (JsonException ex)
+        {
+            throw new ConfigException(path, $"is not valid JSON: {ex.Message}");
+        }
+
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ConfigException(path, "must hold a JSON object at the top level");
+            }
+
+            var errors = new List<ConfigError>();
+            var root = new ConfigObjectReader(doc.RootElement, path, "(top level)", errors);
+            bool seed004 = doc.RootElement.TryGetProperty("services", out _) || doc.RootElement.TryGetProperty("local_database_path", out _);
+            var config = seed004 ? ReadSeed004(root, path) : ReadTocsin(root, path);
+            if (errors.Count > 0)
+            {
+                throw new ConfigException(errors);
+            }
+
+            return config;
+        }
+    }
+
+    private TocsinConfig ReadTocsin(ConfigObjectReader root, string path)
+    {
+        string baseDir = Path.GetDirectoryName(path) ?? ".";
+        root.Has("$schema");
+        string dbPath = root.String("localDatabasePath") ?? "~/.tocsin/local.db";
+        string? external = root.String("externalDatabaseUri");
+        string urls = "http://127.0.0.1:8080";
+        var web = root.Object("web");
+        if (web is not null)
+        {
+            urls = web.String("urls") ?? urls;
+            ValidateUrls(web, urls);
+            web.RejectUnknownFields();
+        }
+
+        TimeSpan defInterval = DefaultInterval, defTimeout = DefaultTimeout;
+        var defaults = root.Object("defaults");
+        if (defaults is not null)
+        {
+            defInterval = defaults.Duration("interval", MinInterval, MaxInterval) ?? defInterval;
+            defTimeout = defaults.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval) ?? defTimeout;
+            defaults.RejectUnknownFields();
+        }
+
+        int maxConcurrent = 1024;
+        var scheduler = root.Object("scheduler");
+        if (scheduler is not null)
+        {
+            maxConcurrent = (int)(scheduler.Integer("maxConcurrentRuns", 1, 100_000) ?? maxConcurrent);
+            scheduler.RejectUnknownFields();
+        }
+
+        var checks = new List<CheckDefinition>();
+        var checksRaw = root.Raw("checks");
+        if (checksRaw is { ValueKind: not JsonValueKind.Array })
+        {
+            root.Error("checks", null, "must be an array of check objects");
+        }
+        else if (checksRaw is { } array)
+        {
+            var names = new Dictionary<string, int>(StringComparer.Ordinal);
+            int i = 0;
+            foreach (var item in array.EnumerateArray())
+            {
+                var check = ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, names);
+                if (check is not null)
+                {
+                    checks.Add(check);
+                }
+
+                i++;
+            }
+        }
+
+        root.RejectUnknownFields();
+        return new TocsinConfig
+        {
+            SourcePath = path,
+            Format = ConfigFormat.Tocsin,
+            LocalDatabasePath = ResolveRelative(dbPath, baseDir),
+            ExternalDatabaseUri = external,
+            WebUrls = urls,
+            MaxConcurrentRuns = maxConcurrent,
+            Checks = checks,
+        };
+    }
+
+    private CheckDefinition? ReadCheck(
+        JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan defTimeout, Dictionary<string, int> names)
+    {
+        string location = $"checks[{index}]";
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new ConfigError(path, location, "-", ConfigObjectReader.Quote(item.GetRawText()), "each check must be a JSON object"));
+            return null;
+        }
+
+        string? rawName = item.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+        if (rawName is not null)
+        {
+            location += " " + ConfigObjectReader.Quote(rawName);
+        }
+
+        int before = errors.Count;
+        var r = new ConfigObjectReader(item, path, location, errors);
+        string? name = r.String("name", required: true);
+        if (name is not null)
+        {
+            if (name.Length == 0 || name.Length > MaxNameLength || name.Any(char.IsControl) || name.Trim() != name)
+            {
+                r.Error("name", ConfigObjectReader.Quote(name), $"must be 1 to {MaxNameLength} characters, without control characters or surrounding spaces");
+            }
+            else if (names.TryGetValue(name, out int first))
+            {
+                r.Error("name", ConfigObjectReader.Quote(name), $"duplicate name: checks[{first}] already uses it; names must be unique");
+            }
+            else
+            {
+                names[name] = index;
+            }
+        }
+
+        string? kindName = r.String("kind", required: true);
+        ICheckKind? kind = null;
+        if (kindName is not null && !_kinds.TryGet(kindName, out kind))
+        {
+            r.Error("kind", ConfigObjectReader.Quote(kindName), $"unknown check kind; allowed: {string.Join(", ", _kinds.Names)}");
+        }
+
+        bool explicitTimeout = r.Has("timeout");
+        var interval = r.Duration("interval", MinInterval, MaxInterval) ?? defInterval;
+        var timeout = r.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval);
+        if (timeout is { } t && t >= interval)
+        {
+            r.Error("timeout", ConfigObjectReader.Quote(Duration.Format(t)), $"must be shorter than the interval ({Duration.Format(interval)})");
+        }
+
+        var effectiveTimeout = timeout ?? (explicitTimeout ? defTimeout : ImplicitTimeout(defTimeout, interval));
+        var tags = r.StringList("tags") ?? [];
+        bool enabled = r.Bool("enabled") ?? true;
+        r.String("description");
+
+        object? options = kind?.ReadOptions(r);
+        if (kind is not null)
+        {
+            r.RejectUnknownFields();
+        }
+
+        if (errors.Count > before || name is null || kind is null || options is null)
+        {
+            return null;
+        }
+
+        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled };
+    }
+
+    /// <summary>The timeout used when a check sets none: the default, but never more than 80 % of the interval.</summary>
+    public static TimeSpan ImplicitTimeout(TimeSpan defaultTimeout, TimeSpan interval) =>
+        defaultTimeout < interval ? defaultTimeout : interval * 0.8;
+
+    private static TocsinConfig ReadSeed004(ConfigObjectReader root, string path)
+    {
+        string baseDir = Path.GetDirectoryName(path) ?? ".";
+        string dbPath = root.String("local_database_path") ?? "~/.monitoring/local-database.sqlite3";
+        string? external = root.String("external_database_uri");
+        var checks = new List<CheckDefinition>();
+        var services = root.Raw("services");
+        if (services is { ValueKind: not JsonValueKind.Array })
+        {
+            root.Error("services", null, "must be an array of service objects");
+        }
+        else if (services is { } array)
+        {
+            var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+            int i = 0;
+            foreach (var item in array.EnumerateArray())
+            {
+                var check = ReadSeed004Service(item, i, path, root.Errors, seen);
+                if (check is not null)
+                {
+                    checks.Add(check);
+                }
+
+                i++;
+            }
+        }
+
+        root.RejectUnknownFields();
+        return new TocsinConfig
+        {
+            SourcePath = path,
+            Format = ConfigFormat.Seed004,
+            LocalDatabasePath = ResolveRelative(dbPath, baseDir),
+            ExternalDatabaseUri = external,
+            Checks = checks,
+        };
+    }
+
+    private static CheckDefinition? ReadSeed004Service(JsonElement item, int index, string path, List<ConfigError> errors, Dictionary<string, int> seen)
+    {
+        string location = $"services[{index}]";
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new ConfigError(path, location, "-", ConfigObjectReader.Quote(item.GetRawText()), "each service must be a JSON object"));
+            return null;
+        }
+
+        int before = errors.Count;
+        var r = new ConfigObjectReader(item, path, location, errors);
+        string? url = r.String("url", required: true);
+        string method = r.String("method") ?? "GET";
+        string? normalized = HttpCheckKind.NormalizeMethod(method, acceptSeed004Option: true);
+        if (normalized is null)
+        {
+            r.Error("method", ConfigObjectReader.Quote(method), "allowed: GET, POST, HEAD, OPTION (seed 004), or PUT, PATCH, DELETE, OPTIONS");
+        }
+
+        Uri? uri = url is null ? null : HttpCheckKind.ValidateUrl(r, "url", url);
+        bool checkRegex = r.Bool("check_regex") ?? false;
+        var regex = r.Regex("regex");
+        if (checkRegex && regex is null && !r.Has("regex"))
+        {
+            r.Error("regex", null, "is required when check_regex is true");
+        }
+
+        long intervalSec = r.Integer("interval_sec", 1, (long)MaxInterval.TotalSeconds) ?? 30;
+        double timeoutSec = r.Number("timeout", 0.01, MaxInterval.TotalSeconds) ?? 10;
+        var interval = TimeSpan.FromSeconds(intervalSec);
+        var timeout = TimeSpan.FromSeconds(timeoutSec);
+
+        // Seed 004 ran the next request `interval` after the previous one ended, so its sample file sets
+        // timeout 15 with interval_sec 5. Tocsin runs at a fixed rate and cuts a run at the interval.
+        if (timeout >= interval)
+        {
+            timeout = interval * 0.8;
+        }
+
+        r.RejectUnknownFields();
+        string name = $"{normalized ?? method} {url}";
+        if (url is not null && normalized is not null)
+        {
+            if (seen.TryGetValue(name, out int first))
+            {
+                r.Error("url", ConfigObjectReader.Quote(url), $"duplicate service: services[{first}] already checks {name}; url + method must be unique");
+            }
+            else
+            {
+                seen[name] = index;
+            }
+        }
+
+        if (errors.Count > before || uri is null || normalized is null)
+        {
+            return null;
+        }
+
+        var options = new HttpCheckOptions
+        {
+            Url = uri,
+            Method = normalized,
+            BodyRegex = checkRegex ? regex : null,
+        };
+        return new CheckDefinition(name, HttpCheckKind.KindName, interval, timeout, options) { Index = index };
+    }
+
+    private static void ValidateUrls(ConfigObjectReader web, string urls)
+    {
+        foreach (string u in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(u.Replace("*", "localhost", StringComparison.Ordinal).Replace("+", "localhost", StringComparison.Ordinal), UriKind.Absolute, out var uri)
+                || uri.Scheme is not ("http" or "https"))
+            {
+                web.Error("urls", ConfigObjectReader.Quote(u), "must be http:// or https:// URLs separated by ';', e.g. http://127.0.0.1:8080");
+            }
+        }
+    }
+
+    private static string ResolveRelative(string path, string baseDir)
+    {
+        string expanded = ExpandHome(path);
+        return Path.GetFullPath(Path.IsPathRooted(expanded) ? expanded : Path.Combine(baseDir, expanded));
+    }
+
+    internal static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,39 @@
+using Tocsin.Checks;
+
+namespace Tocsin.Configuration;
+
+/// <summary>
+/// The validated configuration of one agent, from Tocsin's own JSON format or seed 004's.
+/// </summary>
+public sealed record TocsinConfig
+{
+    /// <summary>Absolute path of the file this configuration was read from.</summary>
+    public required string SourcePath { get; init; }
+
+    /// <summary>Which format the file was in.</summary>
+    public ConfigFormat Format { get; init; } = ConfigFormat.Tocsin;
+
+    /// <summary>Absolute path of the local SQLite outbox. <value>Default: <c>~/.tocsin/local.db</c>.</value></summary>
+    public required string LocalDatabasePath { get; init; }
+
+    /// <summary>The central PostgreSQL to export to (URI or key=value form), or <see langword="null"/>. Secret: never logged.</summary>
+    public string? ExternalDatabaseUri { get; init; }
+
+    /// <summary>Where the web server listens: one or more URLs separated by <c>;</c>. <value>Default: <c>http://127.0.0.1:8080</c>.</value></summary>
+    public string WebUrls { get; init; } = "http://127.0.0.1:8080";
+
+    /// <summary>Most runs in flight at once across all checks. <value>Default: 1024.</value></summary>
+    public int MaxConcurrentRuns { get; init; } = 1024;
+
+    /// <summary>The checks, in file order.</summary>
+    public IReadOnlyList<CheckDefinition> Checks { get; init; } = [];
+}
+
+/// <summary>The file formats Tocsin reads.</summary>
+public enum ConfigFormat
+{
+    /// <summary>Tocsin's own format (<c>checks</c>, durations with units).</summary>
+    Tocsin,
+    /// <summary>Seed 004's <c>monitoring-config</c> (<c>services</c>, <c>interval_sec</c>).</summary>
+    Seed004,
+}

@@ -1,0 +1,52 @@
+using System.Diagnostics.Metrics;
+
+namespace Tocsin.Diagnostics;
+
+/// <summary>
+/// The engine's instruments, on the <c>Tocsin</c> meter (System.Diagnostics.Metrics); the web project
+/// exports them. Units: durations in milliseconds, counts in runs or results.
+/// </summary>
+public sealed class TocsinMetrics : IDisposable
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "Tocsin";
+
+    private readonly Meter _meter;
+
+    /// <summary>Creates the instruments, on a meter from <paramref name="meterFactory"/> when given.</summary>
+    public TocsinMetrics(IMeterFactory? meterFactory = null)
+    {
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        Runs = _meter.CreateCounter<long>("tocsin.check.runs", "{run}", "Check runs finished, by kind and state.");
+        RunsSkipped = _meter.CreateCounter<long>("tocsin.scheduler.skipped", "{run}", "Scheduled runs skipped because the previous run of the check was still going or the agent fell behind.");
+        ScheduleLag = _meter.CreateHistogram<double>("tocsin.scheduler.lag", "ms", "Delay between a run's scheduled time and its start.");
+        RunDuration = _meter.CreateHistogram<double>("tocsin.check.duration", "ms", "Check run duration.");
+        ResultsWritten = _meter.CreateCounter<long>("tocsin.results.written", "{result}", "Results committed to the local outbox.");
+        WriteFailures = _meter.CreateCounter<long>("tocsin.results.write_failures", "{batch}", "Outbox write attempts that failed and were retried.");
+    }
+
+    /// <summary>Check runs finished (tags: kind, state).</summary>
+    public Counter<long> Runs { get; }
+
+    /// <summary>Runs skipped (tag: reason = overlap | behind).</summary>
+    public Counter<long> RunsSkipped { get; }
+
+    /// <summary>Schedule lag in ms.</summary>
+    public Histogram<double> ScheduleLag { get; }
+
+    /// <summary>Run duration in ms (tag: kind).</summary>
+    public Histogram<double> RunDuration { get; }
+
+    /// <summary>Results committed to the outbox.</summary>
+    public Counter<long> ResultsWritten { get; }
+
+    /// <summary>Failed outbox batch writes.</summary>
+    public Counter<long> WriteFailures { get; }
+
+    /// <summary>Registers an observable gauge on the meter.</summary>
+    public void ObserveGauge(string name, Func<long> read, string unit, string description) =>
+        _meter.CreateObservableGauge(name, read, unit, description);
+
+    /// <inheritdoc />
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,1 +1,0 @@
-namespace Tocsin; internal static class Placeholder { }

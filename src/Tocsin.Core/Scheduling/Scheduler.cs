@@ -1,0 +1,259 @@
+using System.IO.Hashing;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Tocsin.Checks;
+using Tocsin.Diagnostics;
+
+namespace Tocsin.Scheduling;
+
+/// <summary>Scheduler settings.</summary>
+public sealed record SchedulerOptions
+{
+    /// <summary>Most runs in flight at once across all checks. <value>Default: 1024.</value></summary>
+    public int MaxConcurrentRuns { get; init; } = 1024;
+
+    /// <summary>How long a stop waits for runs in flight before cancelling them. <value>Default: 5 s.</value></summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// Runs every enabled check at a fixed rate: run <c>k</c> of a check is due at
+/// <c>first + k × interval</c>, whatever earlier runs took (no drift, unlike seed 004's
+/// latency + interval). First runs are spread across each check's interval by a stable hash of its
+/// name, so thousands of checks do not fire at once and restarts keep the same phase. A check never
+/// runs twice at the same time: a run due while the previous one is still going is skipped, counted
+/// (<c>tocsin.scheduler.skipped</c>) and logged. At most <see cref="SchedulerOptions.MaxConcurrentRuns"/>
+/// runs are in flight. Every result goes to the <see cref="IResultSink"/>.
+/// </summary>
+public sealed partial class Scheduler : IDisposable
+{
+    private readonly IReadOnlyList<CheckDefinition> _checks;
+    private readonly CheckExecutor _executor;
+    private readonly IResultSink _sink;
+    private readonly SchedulerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly TocsinMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _limit;
+    private int _inFlight;
+    private TaskCompletionSource? _drained;
+    private long _started, _skippedOverlap, _skippedBehind, _cancelled;
+
+    /// <summary>Creates the scheduler for <paramref name="checks"/> (disabled ones are never run).</summary>
+    public Scheduler(
+        IReadOnlyList<CheckDefinition> checks, CheckExecutor executor, IResultSink sink, SchedulerOptions options,
+        TimeProvider time, TocsinMetrics metrics, ILogger<Scheduler> logger)
+    {
+        _checks = checks;
+        _executor = executor;
+        _sink = sink;
+        _options = options;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _limit = new SemaphoreSlim(options.MaxConcurrentRuns, options.MaxConcurrentRuns);
+    }
+
+    /// <summary>Runs started so far.</summary>
+    public long RunsStarted => Interlocked.Read(ref _started);
+
+    /// <summary>Runs skipped because the check's previous run was still going.</summary>
+    public long RunsSkippedOverlap => Interlocked.Read(ref _skippedOverlap);
+
+    /// <summary>Runs skipped because the scheduler fell more than one interval behind (e.g. after a suspend).</summary>
+    public long RunsSkippedBehind => Interlocked.Read(ref _skippedBehind);
+
+    /// <summary>Runs cancelled by a stop before they produced a result.</summary>
+    public long RunsCancelled => Interlocked.Read(ref _cancelled);
+
+    /// <summary>Runs in flight now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>
+    /// Where in its interval a check's first run falls: a fraction in [0, 1) of the interval from a
+    /// stable hash (XxHash32) of the name.
+    /// </summary>
+    public static double Phase(string checkName) =>
+        XxHash32.HashToUInt32(Encoding.UTF8.GetBytes(checkName)) / (double)uint.MaxValue * 0.999999;
+
+    /// <summary>
+    /// Schedules and runs checks until <paramref name="stoppingToken"/> is cancelled, then waits up to
+    /// <see cref="SchedulerOptions.StopGrace"/> for runs in flight, cancels the rest, and returns once
+    /// every produced result was handed to the sink.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        var queue = new PriorityQueue<Entry, DateTimeOffset>();
+        var start = _time.GetUtcNow();
+        foreach (var check in _checks.Where(c => c.Enabled))
+        {
+            var due = start + check.Interval * Phase(check.Name);
+            queue.Enqueue(new Entry(check), due);
+        }
+
+        LogStarted(_logger, queue.Count);
+        using var runs = new CancellationTokenSource();
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                if (!queue.TryPeek(out var entry, out var due))
+                {
+                    await Task.Delay(Timeout.InfiniteTimeSpan, _time, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                var now = _time.GetUtcNow();
+                if (due > now)
+                {
+                    await Task.Delay(due - now, _time, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                queue.Dequeue();
+                Dispatch(entry, due, runs.Token);
+                var next = due + entry.Check.Interval;
+                if (next + entry.Check.Interval <= now)
+                {
+                    long missed = (long)((now - next) / entry.Check.Interval);
+                    next += entry.Check.Interval * missed;
+                    Interlocked.Add(ref _skippedBehind, missed);
+                    _metrics.RunsSkipped.Add(missed, new KeyValuePair<string, object?>("reason", "behind"));
+                    LogBehind(_logger, entry.Check.Name, missed);
+                }
+
+                queue.Enqueue(entry, next);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        await DrainAsync(runs).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs every enabled check once, concurrently within the in-flight limit, hands each result to the
+    /// sink, and returns the results in configuration order.
+    /// </summary>
+    public async Task<IReadOnlyList<CheckResult>> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var tasks = _checks.Where(c => c.Enabled).Select(async check =>
+        {
+            await _limit.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                Interlocked.Increment(ref _started);
+                var result = await _executor.RunAsync(check, now, cancellationToken).ConfigureAwait(false);
+                await _sink.WriteAsync(result, CancellationToken.None).ConfigureAwait(false);
+                return result;
+            }
+            finally
+            {
+                _limit.Release();
+            }
+        }).ToList();
+        return await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private void Dispatch(Entry entry, DateTimeOffset due, CancellationToken runsToken)
+    {
+        if (Interlocked.CompareExchange(ref entry.Running, 1, 0) != 0)
+        {
+            Interlocked.Increment(ref _skippedOverlap);
+            _metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "overlap"));
+            LogOverlap(_logger, entry.Check.Name, due);
+            return;
+        }
+
+        Interlocked.Increment(ref _inFlight);
+        _ = RunEntryAsync(entry, due, runsToken);
+    }
+
+    private async Task RunEntryAsync(Entry entry, DateTimeOffset due, CancellationToken runsToken)
+    {
+        try
+        {
+            await _limit.WaitAsync(runsToken).ConfigureAwait(false);
+            try
+            {
+                Interlocked.Increment(ref _started);
+                _metrics.ScheduleLag.Record((_time.GetUtcNow() - due).TotalMilliseconds);
+                var result = await _executor.RunAsync(entry.Check, due, runsToken).ConfigureAwait(false);
+                await _sink.WriteAsync(result, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                _limit.Release();
+            }
+        }
+        catch (OperationCanceledException) when (runsToken.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _cancelled);
+        }
+        catch (Exception ex)
+        {
+            LogSinkFailed(_logger, ex, entry.Check.Name);
+        }
+        finally
+        {
+            Volatile.Write(ref entry.Running, 0);
+            if (Interlocked.Decrement(ref _inFlight) == 0)
+            {
+                Volatile.Read(ref _drained)?.TrySetResult();
+            }
+        }
+    }
+
+    private async Task DrainAsync(CancellationTokenSource runs)
+    {
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            drained.TrySetResult();
+        }
+
+        try
+        {
+            await drained.Task.WaitAsync(_options.StopGrace, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogCancellingRuns(_logger, InFlight, _options.StopGrace);
+            await runs.CancelAsync().ConfigureAwait(false);
+            await drained.Task.ConfigureAwait(false);
+        }
+
+        LogStopped(_logger, RunsStarted, RunsSkippedOverlap + RunsSkippedBehind, RunsCancelled);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _limit.Dispose();
+
+    private sealed class Entry(CheckDefinition check)
+    {
+        public CheckDefinition Check { get; } = check;
+
+        public int Running;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler started with {Count} enabled check(s)")]
+    private static partial void LogStarted(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped run of {Check} due {Due:O}: its previous run is still going")]
+    private static partial void LogOverlap(ILogger logger, string check, DateTimeOffset due);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduler fell behind: skipped {Missed} run(s) of {Check}")]
+    private static partial void LogBehind(ILogger logger, string check, long missed);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Result of {Check} could not be handed to the outbox")]
+    private static partial void LogSinkFailed(ILogger logger, Exception ex, string check);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cancelling {Count} run(s) still going after the stop grace of {Grace}")]
+    private static partial void LogCancellingRuns(ILogger logger, int count, TimeSpan grace);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler stopped: {Started} run(s) started, {Skipped} skipped, {Cancelled} cancelled by the stop")]
+    private static partial void LogStopped(ILogger logger, long started, long skipped, long cancelled);
+}

@@ -1,0 +1,256 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+using Tocsin.Checks;
+
+namespace Tocsin.Storage.Sqlite;
+
+/// <summary>
+/// The agent's local SQLite database (WAL mode): the outbox every result is committed to before
+/// anything else acts on it, the latest state per check, and the agent's identity.
+/// <para>Durability: WAL with <c>synchronous=NORMAL</c>; a committed batch survives the process being
+/// killed at any moment (<c>kill -9</c>); after a power loss the last batches before it may be lost.</para>
+/// <para>Writes go through one connection owned by the caller of <see cref="WriteBatch"/> (the
+/// <see cref="ResultWriter"/>); reads open pooled connections and may run concurrently.</para>
+/// </summary>
+public sealed class SqliteOutbox : IDisposable
+{
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+    private readonly SqliteCommand _insert;
+    private readonly SqliteCommand _upsert;
+    private readonly Lock _writeLock = new();
+
+    /// <summary>Opens (creating when missing) the database at <paramref name="path"/> and applies pending migrations.</summary>
+    /// <exception cref="SqliteException">When the file cannot be opened or is not a database.</exception>
+    /// <exception cref="IOException">When its directory cannot be created.</exception>
+    public SqliteOutbox(string path)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        string? dir = System.IO.Path.GetDirectoryName(Path);
+        if (!string.IsNullOrEmpty(dir))
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _writer = new SqliteConnection(_connectionString);
+        _writer.Open();
+        Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+        Migrate(_writer);
+        AgentId = EnsureAgentId(_writer);
+
+        _insert = _writer.CreateCommand();
+        _insert.CommandText = SqliteSchema.InsertResult;
+        foreach (string p in new[] { "$id", "$check", "$kind", "$state", "$scheduled", "$started", "$finished", "$duration", "$status", "$message", "$details" })
+        {
+            _insert.Parameters.Add(new SqliteParameter(p, null));
+        }
+
+        _upsert = _writer.CreateCommand();
+        _upsert.CommandText = SqliteSchema.UpsertState;
+        foreach (string p in new[] { "$id", "$check", "$kind", "$state", "$started", "$duration", "$message" })
+        {
+            _upsert.Parameters.Add(new SqliteParameter(p, null));
+        }
+    }
+
+    /// <summary>Absolute path of the database file.</summary>
+    public string Path { get; }
+
+    /// <summary>This agent's persistent id (a UUIDv7 made when the file was created).</summary>
+    public Guid AgentId { get; }
+
+    /// <summary>The highest schema version this build knows.</summary>
+    public static int SchemaVersion => SqliteSchema.Migrations[^1].Version;
+
+    /// <summary>
+    /// Commits <paramref name="results"/> in one transaction: inserts each (an id already stored is
+    /// ignored, so a retried batch stores nothing twice) and updates the per-check state.
+    /// </summary>
+    /// <exception cref="SqliteException">When the write fails (disk full, I/O error); nothing of the batch is committed.</exception>
+    public void WriteBatch(IReadOnlyList<CheckResult> results)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            _insert.Transaction = tx;
+            _upsert.Transaction = tx;
+            foreach (var r in results)
+            {
+                string id = r.Id.ToString("D");
+                var ip = _insert.Parameters;
+                ip[0].Value = id;
+                ip[1].Value = r.CheckName;
+                ip[2].Value = r.Kind;
+                ip[3].Value = (int)r.State;
+                ip[4].Value = r.ScheduledAt.ToUnixTimeMilliseconds();
+                ip[5].Value = r.StartedAt.ToUnixTimeMilliseconds();
+                ip[6].Value = r.FinishedAt.ToUnixTimeMilliseconds();
+                ip[7].Value = r.DurationMs;
+                ip[8].Value = r.StatusCode is { } sc ? sc : DBNull.Value;
+                ip[9].Value = r.Message;
+                ip[10].Value = r.Details is null ? DBNull.Value : r.Details.ToJsonString();
+                _insert.ExecuteNonQuery();
+
+                var up = _upsert.Parameters;
+                up[0].Value = id;
+                up[1].Value = r.CheckName;
+                up[2].Value = r.Kind;
+                up[3].Value = (int)r.State;
+                up[4].Value = r.StartedAt.ToUnixTimeMilliseconds();
+                up[5].Value = r.DurationMs;
+                up[6].Value = r.Message;
+                _upsert.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+        }
+    }
+
+    /// <summary>The latest state of every check that has a result, by check name.</summary>
+    public IReadOnlyDictionary<string, CheckStatus> ReadStates()
+    {
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectStates;
+        using var reader = cmd.ExecuteReader();
+        var states = new Dictionary<string, CheckStatus>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            string name = reader.GetString(0);
+            states[name] = new CheckStatus(
+                name,
+                reader.GetString(1),
+                (CheckState)reader.GetInt32(2),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+                reader.GetDouble(4),
+                reader.GetString(5),
+                reader.GetInt32(6),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7)));
+        }
+
+        return states;
+    }
+
+    /// <summary>The newest <paramref name="limit"/> results of one check, newest first.</summary>
+    public IReadOnlyList<CheckResult> ReadResults(string checkName, int limit)
+    {
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectResults;
+        cmd.Parameters.AddWithValue("$check", checkName);
+        cmd.Parameters.AddWithValue("$limit", limit);
+        using var reader = cmd.ExecuteReader();
+        var list = new List<CheckResult>();
+        while (reader.Read())
+        {
+            list.Add(new CheckResult(
+                Guid.Parse(reader.GetString(0)),
+                reader.GetString(1),
+                reader.GetString(2),
+                (CheckState)reader.GetInt32(3),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
+                reader.GetDouble(7),
+                reader.IsDBNull(8) ? null : reader.GetInt32(8),
+                reader.GetString(9),
+                reader.IsDBNull(10) ? null : JsonNode.Parse(reader.GetString(10)) as JsonObject));
+        }
+
+        return list;
+    }
+
+    /// <summary>How many results the outbox holds.</summary>
+    public long CountResults()
+    {
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.CountResults;
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private SqliteConnection OpenRead()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        return c;
+    }
+
+    private static void Migrate(SqliteConnection c)
+    {
+        Execute(c, SqliteSchema.CreateMigrationsTable);
+        using var q = c.CreateCommand();
+        q.CommandText = "SELECT coalesce(max(version), 0) FROM schema_migrations;";
+        long current = Convert.ToInt64(q.ExecuteScalar(), CultureInfo.InvariantCulture);
+        if (current > SchemaVersion)
+        {
+            throw new InvalidOperationException(
+                $"The local database {c.DataSource} has schema version {current}, newer than this Tocsin's {SchemaVersion}; upgrade Tocsin or use another file.");
+        }
+
+        foreach (var (version, description, sql) in SqliteSchema.Migrations.Where(m => m.Version > current))
+        {
+            using var tx = c.BeginTransaction();
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = sql;
+            cmd.ExecuteNonQuery();
+            cmd.CommandText = "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($v, $d, $at);";
+            cmd.Parameters.AddWithValue("$v", version);
+            cmd.Parameters.AddWithValue("$d", description);
+            cmd.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+            cmd.ExecuteNonQuery();
+            tx.Commit();
+        }
+    }
+
+    private static Guid EnsureAgentId(SqliteConnection c)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.InsertAgentId;
+        cmd.Parameters.AddWithValue("$id", Guid.CreateVersion7().ToString("D"));
+        cmd.ExecuteNonQuery();
+        cmd.CommandText = SqliteSchema.SelectAgentId;
+        return Guid.Parse((string)cmd.ExecuteScalar()!);
+    }
+
+    private static void Execute(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_writeLock)
+        {
+            _insert.Dispose();
+            _upsert.Dispose();
+            _writer.Dispose();
+        }
+    }
+}
+
+/// <summary>The latest known state of one check, from the outbox.</summary>
+/// <param name="Name">Check name.</param>
+/// <param name="Kind">Check kind.</param>
+/// <param name="State">State of the latest result.</param>
+/// <param name="LastRun">When the latest run started (UTC).</param>
+/// <param name="DurationMs">Duration of the latest run in ms.</param>
+/// <param name="Message">Message of the latest result.</param>
+/// <param name="ConsecutiveFailures">Non-OK results in a row, up to the latest (0 when it is OK).</param>
+/// <param name="LastChange">When the state last changed (UTC).</param>
+public sealed record CheckStatus(
+    string Name, string Kind, CheckState State, DateTimeOffset LastRun, double DurationMs, string Message,
+    int ConsecutiveFailures, DateTimeOffset LastChange);

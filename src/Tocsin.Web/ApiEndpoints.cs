@@ -1,0 +1,73 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Tocsin.Configuration;
+using Tocsin.Status;
+using Tocsin.Storage;
+using Tocsin.Storage.Sqlite;
+
+namespace Tocsin.Web;
+
+/// <summary>Maps Tocsin's HTTP API.</summary>
+public static class ApiEndpoints
+{
+    /// <summary>Most results one request may ask for.</summary>
+    public const int MaxResultsLimit = 1000;
+
+    /// <summary>
+    /// Maps <c>GET /api/v1/checks</c> (array of <see cref="CheckStatusView"/>),
+    /// <c>GET /api/v1/checks/{name}</c>, <c>GET /api/v1/checks/{name}/results?limit=N</c>
+    /// (newest first, 1 ≤ N ≤ 1000, default 100; array of <see cref="ResultView"/>) and <c>GET /healthz</c>.
+    /// Needs <see cref="TocsinConfig"/>, <see cref="SqliteOutbox"/> and <see cref="ResultWriter"/> in services.
+    /// </summary>
+    public static IEndpointRouteBuilder MapTocsinApi(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.MapGroup("/api/v1");
+        api.MapGet("/checks", (TocsinConfig config, SqliteOutbox outbox) =>
+            TypedResults.Ok(StatusReport.Build(config.Checks, outbox)));
+
+        api.MapGet("/checks/{name}", Results<Ok<CheckStatusView>, NotFound<ProblemBody>> (string name, TocsinConfig config, SqliteOutbox outbox) =>
+        {
+            var check = config.Checks.FirstOrDefault(c => c.Name == name);
+            if (check is null)
+            {
+                return TypedResults.NotFound(ProblemBody.UnknownCheck(name));
+            }
+
+            return TypedResults.Ok(StatusReport.Build([check], outbox)[0]);
+        });
+
+        api.MapGet("/checks/{name}/results", Results<Ok<IEnumerable<ResultView>>, NotFound<ProblemBody>, BadRequest<ProblemBody>> (
+            string name, string? limit, TocsinConfig config, SqliteOutbox outbox) =>
+        {
+            int n = 100;
+            if (limit is not null && (!int.TryParse(limit, out n) || n < 1 || n > MaxResultsLimit))
+            {
+                return TypedResults.BadRequest(new ProblemBody("invalid limit", $"limit = \"{limit}\": must be an integer from 1 to {MaxResultsLimit}"));
+            }
+
+            if (!config.Checks.Any(c => c.Name == name))
+            {
+                return TypedResults.NotFound(ProblemBody.UnknownCheck(name));
+            }
+
+            return TypedResults.Ok(outbox.ReadResults(name, n).Select(ResultView.From));
+        });
+
+        endpoints.MapGet("/healthz", (TocsinConfig config, ResultWriter writer) =>
+            TypedResults.Ok(new { status = "ok", version = VersionInfo.Version, checks = config.Checks.Count, resultsQueued = writer.Queued, resultsWritten = writer.Written }));
+        return endpoints;
+    }
+}
+
+/// <summary>An error answer: <c>{"title": "…", "detail": "…"}</c> (the fields of RFC 9457 problem details).</summary>
+/// <param name="Title">Short summary.</param>
+/// <param name="Detail">What was wrong and what is allowed.</param>
+public sealed record ProblemBody(
+    [property: System.Text.Json.Serialization.JsonPropertyName("title")] string Title,
+    [property: System.Text.Json.Serialization.JsonPropertyName("detail")] string Detail)
+{
+    /// <summary>The answer for a check name that is not configured.</summary>
+    public static ProblemBody UnknownCheck(string name) => new("unknown check", $"no check is named \"{name}\"");
+}

@@ -1,1 +1,0 @@
-namespace Tocsin.Web; internal static class Placeholder { }
