@@ -1,0 +1,332 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Tocsin.Checks;
+using Tocsin.Configuration;
+using Tocsin.Diagnostics;
+using Tocsin.Scheduling;
+using Xunit;
+
+namespace Tocsin.Core.Tests.Scheduling;
+
+public sealed class SchedulerTests : IDisposable
+{
+    private static readonly DateTimeOffset Epoch = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private readonly FakeTimeProvider _time = new(Epoch);
+    private readonly TocsinMetrics _metrics = new();
+    private readonly CollectingSink _sink = new();
+
+    public void Dispose() => _metrics.Dispose();
+
+    private Scheduler NewScheduler(IReadOnlyList<CheckDefinition> checks, ScriptedKind kind, int maxConcurrent = 1024, TimeSpan? grace = null)
+    {
+        var registry = new CheckKindRegistry([kind]);
+        var executor = new CheckExecutor(registry, _time, _metrics, NullLogger<CheckExecutor>.Instance);
+        return new Scheduler(checks, executor, _sink, new SchedulerOptions { MaxConcurrentRuns = maxConcurrent, StopGrace = grace ?? TimeSpan.FromSeconds(5) },
+            _time, _metrics, NullLogger<Scheduler>.Instance);
+    }
+
+    private static CheckDefinition Check(string name, TimeSpan interval, TimeSpan? timeout = null) =>
+        new(name, ScriptedKind.KindName, interval, timeout ?? interval * 0.8, new object());
+
+    /// <summary>Moves fake time forward in steps, letting the scheduler's continuations run between steps.</summary>
+    private async Task AdvanceAsync(TimeSpan total, TimeSpan step)
+    {
+        for (var t = TimeSpan.Zero; t < total; t += step)
+        {
+            _time.Advance(step);
+            for (int i = 0; i < 3; i++)
+            {
+                await Task.Delay(1, TestContext.Current.CancellationToken);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Runs_at_a_fixed_rate_without_drift_even_when_runs_take_time()
+    {
+        // Each run takes 700 ms of (fake) time; seed 004 would start the next run 700 ms + interval later.
+        var kind = new ScriptedKind(async (_, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(700), _time, ct);
+            return new RunOutcome(CheckState.OK, "ok");
+        });
+        var check = Check("fixed-rate", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1));
+        using var scheduler = NewScheduler([check], kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+
+        await AdvanceAsync(TimeSpan.FromSeconds(21), TimeSpan.FromMilliseconds(100));
+        await StopAsync(stop, run);
+
+        var scheduled = _sink.Results.Select(r => r.ScheduledAt).Order().ToList();
+        Assert.True(scheduled.Count >= 9, $"expected about 10 runs, got {scheduled.Count}");
+        var first = scheduled[0];
+        for (int k = 0; k < scheduled.Count; k++)
+        {
+            Assert.Equal(first + TimeSpan.FromSeconds(2) * k, scheduled[k]);
+        }
+
+        Assert.All(_sink.Results, r => Assert.True(r.StartedAt - r.ScheduledAt < TimeSpan.FromMilliseconds(200)));
+        Assert.Equal(0, scheduler.RunsSkippedOverlap);
+    }
+
+    [Fact]
+    public async Task First_runs_are_spread_across_the_interval()
+    {
+        var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));
+        var checks = Enumerable.Range(0, 300).Select(i => Check($"check-{i}", TimeSpan.FromSeconds(10))).ToList();
+        using var scheduler = NewScheduler(checks, kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+
+        await AdvanceAsync(TimeSpan.FromSeconds(10.5), TimeSpan.FromMilliseconds(250));
+        await StopAsync(stop, run);
+
+        var firstDue = _sink.Results.GroupBy(r => r.CheckName).Select(g => g.Min(r => r.ScheduledAt)).ToList();
+        Assert.Equal(300, firstDue.Count);
+        Assert.All(firstDue, d => Assert.InRange(d, Epoch, Epoch + TimeSpan.FromSeconds(10)));
+        var perSecond = firstDue.GroupBy(d => (int)(d - Epoch).TotalSeconds).ToDictionary(g => g.Key, g => g.Count());
+        for (int second = 0; second < 10; second++)
+        {
+            Assert.InRange(perSecond.GetValueOrDefault(second), 15, 45); // 30 per second if perfectly even
+        }
+    }
+
+    [Fact]
+    public void Phase_is_stable_for_a_name_and_within_the_interval()
+    {
+        Assert.Equal(Scheduler.Phase("site"), Scheduler.Phase("site"));
+        Assert.NotEqual(Scheduler.Phase("site"), Scheduler.Phase("site2"));
+        Assert.InRange(Scheduler.Phase("x"), 0.0, 0.9999999);
+    }
+
+    [Fact]
+    public async Task A_check_never_runs_twice_at_once_and_skipped_runs_are_counted()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int running = 0, maxRunning = 0;
+        var kind = new ScriptedKind(async (_, _) =>
+        {
+            int now = Interlocked.Increment(ref running);
+            InterlockedMax(ref maxRunning, now);
+            await release.Task; // ignores its timeout on purpose: a hung plugin
+            Interlocked.Decrement(ref running);
+            return new RunOutcome(CheckState.OK, "finally");
+        });
+        var check = Check("hung", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(500));
+        using var scheduler = NewScheduler([check], kind, grace: TimeSpan.FromSeconds(1));
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+
+        await AdvanceAsync(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
+        Assert.Equal(1, scheduler.RunsStarted);
+        Assert.InRange(scheduler.RunsSkippedOverlap, 3, 5);
+        release.SetResult();
+        await AdvanceAsync(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(100));
+        await StopAsync(stop, run);
+
+        Assert.Equal(1, maxRunning);
+        Assert.True(scheduler.RunsStarted >= 2);
+    }
+
+    [Fact]
+    public async Task Global_limit_bounds_runs_in_flight()
+    {
+        int running = 0, maxRunning = 0;
+        var kind = new ScriptedKind(async (_, ct) =>
+        {
+            InterlockedMax(ref maxRunning, Interlocked.Increment(ref running));
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), _time, ct);
+                return new RunOutcome(CheckState.OK, "ok");
+            }
+            finally
+            {
+                Interlocked.Decrement(ref running);
+            }
+        });
+        var checks = Enumerable.Range(0, 50).Select(i => Check($"c{i}", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(950))).ToList();
+        using var scheduler = NewScheduler(checks, kind, maxConcurrent: 4);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
+        await StopAsync(stop, run);
+        Assert.InRange(maxRunning, 1, 4);
+    }
+
+    [Fact]
+    public async Task Stop_waits_for_runs_in_flight_and_hands_over_every_produced_result()
+    {
+        var kind = new ScriptedKind(async (_, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(800), _time, ct);
+            return new RunOutcome(CheckState.OK, "ok");
+        });
+        var checks = Enumerable.Range(0, 20).Select(i => Check($"c{i}", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(900))).ToList();
+        using var scheduler = NewScheduler(checks, kind, grace: TimeSpan.FromSeconds(5));
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(100));
+
+        await stop.CancelAsync();
+        Assert.True(scheduler.InFlight > 0, "some runs should be in flight when the stop begins");
+        while (!run.IsCompleted)
+        {
+            await AdvanceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+        }
+
+        await run;
+        Assert.Equal(0, scheduler.RunsCancelled);
+        Assert.Equal(scheduler.RunsStarted, _sink.Results.Count);
+    }
+
+    [Fact]
+    public async Task Runs_still_going_after_the_stop_grace_are_cancelled_without_a_result()
+    {
+        var kind = new ScriptedKind(async (_, ct) =>
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            return new RunOutcome(CheckState.OK, "never");
+        });
+        using var scheduler = NewScheduler([Check("stuck", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(50))], kind, grace: TimeSpan.FromSeconds(2));
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(61), TimeSpan.FromSeconds(1));
+        Assert.Equal(1, scheduler.InFlight);
+
+        await stop.CancelAsync();
+        while (!run.IsCompleted)
+        {
+            await AdvanceAsync(TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500));
+        }
+
+        await run;
+        Assert.Equal(1, scheduler.RunsCancelled);
+        Assert.Empty(_sink.Results);
+    }
+
+    [Fact]
+    public async Task A_runner_exception_becomes_an_UNKNOWN_result_and_scheduling_goes_on()
+    {
+        int calls = 0;
+        var kind = new ScriptedKind((_, _) =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                throw new InvalidOperationException("plugin exploded");
+            }
+
+            return Task.FromResult(new RunOutcome(CheckState.OK, "ok"));
+        });
+        using var scheduler = NewScheduler([Check("flaky", TimeSpan.FromSeconds(1))], kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(100));
+        await StopAsync(stop, run);
+
+        var ordered = _sink.Results.OrderBy(r => r.ScheduledAt).ToList();
+        Assert.Equal(CheckState.UNKNOWN, ordered[0].State);
+        Assert.Contains("plugin exploded", ordered[0].Message);
+        Assert.Contains(ordered.Skip(1), r => r.State == CheckState.OK);
+    }
+
+    [Fact]
+    public async Task A_run_past_its_timeout_is_CRITICAL_timed_out()
+    {
+        var kind = new ScriptedKind(async (_, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(30), _time, ct);
+            return new RunOutcome(CheckState.OK, "late");
+        });
+        using var scheduler = NewScheduler([Check("slow", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2))], kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(13), TimeSpan.FromMilliseconds(250));
+        await StopAsync(stop, run);
+
+        Assert.NotEmpty(_sink.Results);
+        Assert.All(_sink.Results, r =>
+        {
+            Assert.Equal(CheckState.CRITICAL, r.State);
+            Assert.Equal("timed out after 2s", r.Message);
+        });
+    }
+
+    [Fact]
+    public async Task Result_ids_are_unique_version_7_uuids()
+    {
+        var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));
+        var checks = Enumerable.Range(0, 10).Select(i => Check($"c{i}", TimeSpan.FromSeconds(1))).ToList();
+        using var scheduler = NewScheduler(checks, kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(100));
+        await StopAsync(stop, run);
+
+        Assert.Equal(_sink.Results.Count, _sink.Results.Select(r => r.Id).Distinct().Count());
+        Assert.All(_sink.Results, r => Assert.Equal(7, r.Id.Version));
+    }
+
+    [Fact]
+    public async Task Disabled_checks_never_run()
+    {
+        var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));
+        using var scheduler = NewScheduler([Check("off", TimeSpan.FromSeconds(1)) with { Enabled = false }, Check("on", TimeSpan.FromSeconds(1))], kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(100));
+        await StopAsync(stop, run);
+        Assert.DoesNotContain(_sink.Results, r => r.CheckName == "off");
+        Assert.Contains(_sink.Results, r => r.CheckName == "on");
+    }
+
+    /// <summary>Cancels the scheduler and keeps fake time moving until it has drained (its stop grace runs on fake time).</summary>
+    private async Task StopAsync(CancellationTokenSource stop, Task run)
+    {
+        await stop.CancelAsync();
+        for (int i = 0; i < 1000 && !run.IsCompleted; i++)
+        {
+            await AdvanceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+        }
+
+        await run.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+
+    private sealed class CollectingSink : IResultSink
+    {
+        private readonly ConcurrentQueue<CheckResult> _results = new();
+
+        public IReadOnlyList<CheckResult> Results => [.. _results];
+
+        public ValueTask WriteAsync(CheckResult result, CancellationToken cancellationToken)
+        {
+            _results.Enqueue(result);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class ScriptedKind(Func<CheckDefinition, CancellationToken, Task<RunOutcome>> run) : ICheckKind, ICheckRunner
+    {
+        public const string KindName = "scripted";
+
+        public string Name => KindName;
+
+        public ICheckRunner Runner => this;
+
+        public string Describe(object options) => "scripted";
+
+        public object ReadOptions(ConfigObjectReader reader) => new();
+
+        public Task<RunOutcome> RunAsync(CheckDefinition check, CancellationToken cancellationToken) => run(check, cancellationToken);
+    }
+}
