@@ -185,6 +185,7 @@ public sealed class ConfigLoaderTests
     [Theory]
     [InlineData("10s", "10s")]
     [InlineData("10s", "11s")]
+    [InlineData("30s", "45000ms")] // named as written, not reformatted as 45s
     public void Timeout_not_shorter_than_the_interval_is_refused(string interval, string timeout)
     {
         OnlyError(
