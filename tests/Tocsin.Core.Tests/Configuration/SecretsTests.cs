@@ -9,6 +9,7 @@ public sealed class SecretsTests
     [InlineData("postgres://monitor:s3cret%40x@db/monitoring?sslmode=require", "postgres://monitor:***@db/monitoring?sslmode=require")]
     [InlineData("postgresql://db/monitoring?user=monitor&password=s3cret", "postgresql://db/monitoring?user=monitor&password=***")]
     [InlineData("Host=db;Username=monitor;Password=s3cret;Database=monitoring", "Host=db;Username=monitor;Password=***;Database=monitoring")]
+    [InlineData("host=db; password = s3cret ; database=monitoring", "host=db; password = *** ; database=monitoring")]
     [InlineData("Server=db;PWD='s3 cret';Database=monitoring", "Server=db;PWD=***;Database=monitoring")]
     public void Connection_string_password_is_hidden(string connection, string redacted)
     {
