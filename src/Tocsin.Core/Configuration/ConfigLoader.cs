@@ -235,7 +235,7 @@ public sealed class ConfigLoader
         var timeout = r.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval);
         if (timeout is { } t && t >= interval)
         {
-            r.Error("timeout", ConfigObjectReader.Quote(Duration.Format(t)), $"must be shorter than the interval ({Duration.Format(interval)})");
+            r.Error("timeout", ConfigObjectReader.Quote(item.GetProperty("timeout").GetString()!), $"must be shorter than the interval ({Duration.Format(interval)})");
         }
 
         var effectiveTimeout = timeout ?? (explicitTimeout ? defTimeout : ImplicitTimeout(defTimeout, interval));

@@ -11,7 +11,7 @@ public static partial class Secrets
     [GeneratedRegex(@"(?<=://[^:/@\s]*:)[^@\s]*(?=@)", RegexOptions.CultureInvariant)]
     private static partial Regex UriPassword();
 
-    [GeneratedRegex(@"(?i)(?<=\b(password|pwd)\s*=\s*)('[^']*'|[^;\s]*)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?i)(?<=\b(password|pwd)\s*=\s*)('[^']*'|[^;\s]+)", RegexOptions.CultureInvariant)]
     private static partial Regex KeyValuePassword();
 
     /// <summary>

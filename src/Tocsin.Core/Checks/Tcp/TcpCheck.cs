@@ -90,7 +90,9 @@ public sealed class TcpCheckKind : ICheckKind, ICheckRunner
         details["connectMs"] = Math.Round(ms, 3);
         if (socket.RemoteEndPoint is IPEndPoint remote)
         {
-            details["remoteAddress"] = remote.Address.ToString();
+            // The dual-mode socket reports an IPv4 peer as ::ffff:a.b.c.d; show the address as connected to.
+            var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+            details["remoteAddress"] = address.ToString();
         }
 
         return new RunOutcome(CheckState.OK, $"connected to {o.Host}:{o.Port} in {Math.Round(ms, 1)} ms", null, details);
