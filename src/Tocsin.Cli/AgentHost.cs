@@ -17,7 +17,7 @@ namespace Tocsin.Cli;
 internal static class AgentHost
 {
     /// <summary>Builds the web application for <c>tocsin start</c>.</summary>
-    public static WebApplication Build(TocsinConfig config, string urls, LogLevel level, bool notifySystemd)
+    public static WebApplication Build(TocsinConfig config, SqliteOutbox outbox, string urls, LogLevel level, bool notifySystemd)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls(urls);
@@ -28,7 +28,7 @@ internal static class AgentHost
         }
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        AddEngine(builder.Services, config);
+        AddEngine(builder.Services, config, outbox);
         builder.Services.AddSingleton<Agent>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Agent>());
         var app = builder.Build();
@@ -36,14 +36,14 @@ internal static class AgentHost
         return app;
     }
 
-    /// <summary>Registers the engine: time, metrics, check kinds, outbox, writer, executor, scheduler.</summary>
-    public static void AddEngine(IServiceCollection services, TocsinConfig config)
+    /// <summary>Registers the engine: time, metrics, check kinds, the (already open) outbox, writer, executor, scheduler.</summary>
+    public static void AddEngine(IServiceCollection services, TocsinConfig config, SqliteOutbox outbox)
     {
         services.AddSingleton(config);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new TocsinMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton(sp => CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(_ => new SqliteOutbox(config.LocalDatabasePath));
+        services.AddSingleton(outbox);
         services.AddSingleton(new ResultWriterOptions());
         services.AddSingleton<ResultWriter>();
         services.AddSingleton<IResultSink>(sp => sp.GetRequiredService<ResultWriter>());
@@ -86,3 +86,4 @@ internal static class AgentHost
         logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
     }
 }
+

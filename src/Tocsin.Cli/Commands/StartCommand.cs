@@ -9,6 +9,8 @@ using Tocsin.Checks;
 using Tocsin.Configuration;
 using Tocsin.Scheduling;
 using Tocsin.Storage;
+using Tocsin.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
 
 namespace Tocsin.Cli.Commands;
 
@@ -29,9 +31,15 @@ internal static class StartCommand
         {
             string path = TocsinCommand.ResolveConfigPath(parse);
             var config = new ConfigLoader(CheckKinds.CreateDefault(TimeProvider.System)).Load(path);
+            using var outbox = OpenOutbox(config.LocalDatabasePath);
+            if (outbox is null)
+            {
+                return 74;
+            }
+
             if (parse.GetValue(once))
             {
-                return await RunOnceAsync(config, level, ct).ConfigureAwait(false);
+                return await RunOnceAsync(config, outbox, level, ct).ConfigureAwait(false);
             }
 
             if (!parse.GetValue(yes) && !Console.IsInputRedirected
@@ -41,7 +49,7 @@ internal static class StartCommand
             }
 
             string listen = parse.GetValue(urls) ?? config.WebUrls;
-            await using var app = AgentHost.Build(config, listen, level, parse.GetValue(systemd));
+            await using var app = AgentHost.Build(config, outbox, listen, level, parse.GetValue(systemd));
             try
             {
                 await app.RunAsync().ConfigureAwait(false);
@@ -57,11 +65,25 @@ internal static class StartCommand
         return cmd;
     }
 
-    private static async Task<int> RunOnceAsync(TocsinConfig config, LogLevel level, CancellationToken ct)
+    /// <summary>Opens the outbox, or prints why it cannot be opened (EX_IOERR, 74) and returns <see langword="null"/>.</summary>
+    internal static SqliteOutbox? OpenOutbox(string path)
+    {
+        try
+        {
+            return new SqliteOutbox(path);
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"tocsin: cannot open the local database {path}: {ex.Message}");
+            return null;
+        }
+    }
+
+    private static async Task<int> RunOnceAsync(TocsinConfig config, SqliteOutbox outbox, LogLevel level, CancellationToken ct)
     {
         var services = new ServiceCollection();
         services.AddLogging(l => AgentHost.ConfigureLogging(l, level < LogLevel.Warning ? level : LogLevel.Warning));
-        AgentHost.AddEngine(services, config);
+        AgentHost.AddEngine(services, config, outbox);
         await using var sp = services.BuildServiceProvider();
         var writer = sp.GetRequiredService<ResultWriter>();
         writer.Start();

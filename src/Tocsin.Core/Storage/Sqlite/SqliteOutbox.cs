@@ -42,10 +42,18 @@ public sealed class SqliteOutbox : IDisposable
             DefaultTimeout = 30,
         }.ToString();
         _writer = new SqliteConnection(_connectionString);
-        _writer.Open();
-        Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
-        Migrate(_writer);
-        AgentId = EnsureAgentId(_writer);
+        try
+        {
+            _writer.Open();
+            Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+            Migrate(_writer);
+            AgentId = EnsureAgentId(_writer);
+        }
+        catch
+        {
+            _writer.Dispose();
+            throw;
+        }
 
         _insert = _writer.CreateCommand();
         _insert.CommandText = SqliteSchema.InsertResult;
