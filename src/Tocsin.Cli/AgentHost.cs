@@ -48,6 +48,8 @@ internal static class AgentHost
         services.AddSingleton<ResultWriter>();
         services.AddSingleton<IResultSink>(sp => sp.GetRequiredService<ResultWriter>());
         services.AddSingleton<CheckExecutor>();
+        services.AddSingleton(new CollectorOptions { LocalRetention = config.LocalRetention, ExportedOnly = config.ExternalDatabaseUri is not null });
+        services.AddSingleton<Collector>();
         services.AddSingleton(new SchedulerOptions { MaxConcurrentRuns = config.MaxConcurrentRuns });
         services.AddSingleton(sp => new Scheduler(
             config.Checks, sp.GetRequiredService<CheckExecutor>(), sp.GetRequiredService<IResultSink>(), sp.GetRequiredService<SchedulerOptions>(),

@@ -5,7 +5,8 @@ using Tocsin.Storage;
 namespace Tocsin;
 
 /// <summary>
-/// The running agent as a hosted service: starts the result writer, then the scheduler; on stop,
+/// The running agent as a hosted service: starts the result writer, then the scheduler and the
+/// collector; on stop,
 /// stops the scheduler first (runs finish or are cancelled) and then the writer, which commits every
 /// result produced before the host exits.
 /// </summary>
@@ -13,14 +14,17 @@ public sealed class Agent : IHostedService, IDisposable
 {
     private readonly Scheduler _scheduler;
     private readonly ResultWriter _writer;
+    private readonly Collector _collector;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _running;
+    private Task? _collecting;
 
     /// <summary>Creates the agent.</summary>
-    public Agent(Scheduler scheduler, ResultWriter writer)
+    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector)
     {
         _scheduler = scheduler;
         _writer = writer;
+        _collector = collector;
     }
 
     /// <inheritdoc />
@@ -28,6 +32,7 @@ public sealed class Agent : IHostedService, IDisposable
     {
         _writer.Start();
         _running = Task.Run(() => _scheduler.RunAsync(_stopping.Token), CancellationToken.None);
+        _collecting = Task.Run(() => _collector.RunAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -41,6 +46,10 @@ public sealed class Agent : IHostedService, IDisposable
         }
 
         await _writer.StopAsync().ConfigureAwait(false);
+        if (_collecting is not null)
+        {
+            await _collecting.ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />

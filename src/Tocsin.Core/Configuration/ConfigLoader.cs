@@ -127,6 +127,7 @@ public sealed class ConfigLoader
         root.Has("$schema");
         string dbPath = root.String("localDatabasePath") ?? "~/.tocsin/local.db";
         string? external = root.String("externalDatabaseUri");
+        var retention = root.Duration("localRetention", TimeSpan.FromHours(1), TimeSpan.FromDays(3650)) ?? TimeSpan.FromDays(7);
         string urls = "http://127.0.0.1:8080";
         var web = root.Object("web");
         if (web is not null)
@@ -184,6 +185,7 @@ public sealed class ConfigLoader
             ExternalDatabaseUri = external,
             WebUrls = urls,
             MaxConcurrentRuns = maxConcurrent,
+            LocalRetention = retention,
             Checks = checks,
         };
     }

@@ -22,6 +22,9 @@ public sealed record TocsinConfig
     /// <summary>Where the web server listens: one or more URLs separated by <c>;</c>. <value>Default: <c>http://127.0.0.1:8080</c>.</value></summary>
     public string WebUrls { get; init; } = "http://127.0.0.1:8080";
 
+    /// <summary>How long results stay in the local outbox before the collector deletes them. <value>Default: 7 days.</value></summary>
+    public TimeSpan LocalRetention { get; init; } = TimeSpan.FromDays(7);
+
     /// <summary>Most runs in flight at once across all checks. <value>Default: 1024.</value></summary>
     public int MaxConcurrentRuns { get; init; } = 1024;
 

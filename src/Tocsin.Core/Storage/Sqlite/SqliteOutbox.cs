@@ -186,6 +186,35 @@ public sealed class SqliteOutbox : IDisposable
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> results that started before <paramref name="cutoff"/>,
+    /// oldest first, in one short transaction; with <paramref name="exportedOnly"/>, only rows already
+    /// exported. The per-check state is kept. Returns how many rows were deleted.
+    /// </summary>
+    /// <exception cref="SqliteException">When the delete fails.</exception>
+    public int DeleteResultsBefore(DateTimeOffset cutoff, bool exportedOnly, int limit)
+    {
+        lock (_writeLock)
+        {
+            using var cmd = _writer.CreateCommand();
+            cmd.CommandText = SqliteSchema.DeleteOldResults;
+            cmd.Parameters.AddWithValue("$cutoff", IdLowerBound(cutoff));
+            cmd.Parameters.AddWithValue("$exportedOnly", exportedOnly ? 1 : 0);
+            cmd.Parameters.AddWithValue("$limit", limit);
+            return cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// The smallest UUIDv7 text for a time: ids of results started before <paramref name="at"/> sort below
+    /// it (the first 48 bits of a UUIDv7 are the Unix time in ms).
+    /// </summary>
+    internal static string IdLowerBound(DateTimeOffset at)
+    {
+        string hex = Math.Max(0, at.ToUnixTimeMilliseconds()).ToString("x12", CultureInfo.InvariantCulture);
+        return $"{hex[..8]}-{hex[8..12]}-0000-0000-000000000000";
+    }
+
     private SqliteConnection OpenRead()
     {
         var c = new SqliteConnection(_connectionString);

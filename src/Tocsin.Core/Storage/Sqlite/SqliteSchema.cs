@@ -93,6 +93,15 @@ internal static class SqliteSchema
 
     public const string CountResults = "SELECT count(*) FROM results;";
 
+    /// <summary>
+    /// Deletes up to $limit results whose UUIDv7 id (so whose start) is older than $cutoff, walking the
+    /// primary key; when $exportedOnly is 1, only rows already exported.
+    /// </summary>
+    public const string DeleteOldResults = """
+        DELETE FROM results WHERE id IN (
+            SELECT id FROM results WHERE id < $cutoff AND ($exportedOnly = 0 OR exported = 1) ORDER BY id LIMIT $limit);
+        """;
+
     public const string SelectAgentId = "SELECT value FROM agent WHERE key = 'agent_id';";
 
     public const string InsertAgentId = "INSERT OR IGNORE INTO agent (key, value) VALUES ('agent_id', $id);";
