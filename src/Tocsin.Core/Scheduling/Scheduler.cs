@@ -22,11 +22,14 @@ public sealed record SchedulerOptions
 /// latency + interval). First runs are spread across each check's interval by a stable hash of its
 /// name, so thousands of checks do not fire at once and restarts keep the same phase. A check never
 /// runs twice at the same time: a run due while the previous one is still going is skipped, counted
-/// (<c>tocsin.scheduler.skipped</c>) and logged. At most <see cref="SchedulerOptions.MaxConcurrentRuns"/>
+/// (<c>tocsin.scheduler.skipped</c>) and logged (at most one line per check per minute, with the count). At most <see cref="SchedulerOptions.MaxConcurrentRuns"/>
 /// runs are in flight. Every result goes to the <see cref="IResultSink"/>.
 /// </summary>
 public sealed partial class Scheduler : IDisposable
 {
+    /// <summary>Shortest time between two "skipped run" log lines of one check.</summary>
+    public static readonly TimeSpan SkipLogInterval = TimeSpan.FromMinutes(1);
+
     private readonly IReadOnlyList<CheckDefinition> _checks;
     private readonly CheckExecutor _executor;
     private readonly IResultSink _sink;
@@ -163,7 +166,15 @@ public sealed partial class Scheduler : IDisposable
         {
             Interlocked.Increment(ref _skippedOverlap);
             _metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "overlap"));
-            LogOverlap(_logger, entry.Check.Name, due);
+            entry.SkippedSinceLog++;
+            if (entry.LastSkipLog is not { } last || due - last >= SkipLogInterval)
+            {
+                // One line per check per minute at most: a saturated agent must not drown in its own logs.
+                LogOverlap(_logger, entry.Check.Name, entry.SkippedSinceLog, due);
+                entry.SkippedSinceLog = 0;
+                entry.LastSkipLog = due;
+            }
+
             return;
         }
 
@@ -237,13 +248,18 @@ public sealed partial class Scheduler : IDisposable
         public CheckDefinition Check { get; } = check;
 
         public int Running;
+
+        // Touched only by the scheduling loop.
+        public long SkippedSinceLog;
+
+        public DateTimeOffset? LastSkipLog;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler started with {Count} enabled check(s)")]
     private static partial void LogStarted(ILogger logger, int count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped run of {Check} due {Due:O}: its previous run is still going")]
-    private static partial void LogOverlap(ILogger logger, string check, DateTimeOffset due);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped {Count} run(s) of {Check}, the latest due {Due:O}: its previous run was still going")]
+    private static partial void LogOverlap(ILogger logger, string check, long count, DateTimeOffset due);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduler fell behind: skipped {Missed} run(s) of {Check}")]
     private static partial void LogBehind(ILogger logger, string check, long missed);

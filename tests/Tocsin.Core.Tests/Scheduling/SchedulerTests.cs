@@ -18,12 +18,14 @@ public sealed class SchedulerTests : IDisposable
 
     public void Dispose() => _metrics.Dispose();
 
+    private readonly CapturingLogger _log = new();
+
     private Scheduler NewScheduler(IReadOnlyList<CheckDefinition> checks, ScriptedKind kind, int maxConcurrent = 1024, TimeSpan? grace = null)
     {
         var registry = new CheckKindRegistry([kind]);
         var executor = new CheckExecutor(registry, _time, _metrics, NullLogger<CheckExecutor>.Instance);
         return new Scheduler(checks, executor, _sink, new SchedulerOptions { MaxConcurrentRuns = maxConcurrent, StopGrace = grace ?? TimeSpan.FromSeconds(5) },
-            _time, _metrics, NullLogger<Scheduler>.Instance);
+            _time, _metrics, _log);
     }
 
     private static CheckDefinition Check(string name, TimeSpan interval, TimeSpan? timeout = null) =>
@@ -128,6 +130,11 @@ public sealed class SchedulerTests : IDisposable
 
         Assert.Equal(1, maxRunning);
         Assert.True(scheduler.RunsStarted >= 2);
+
+        // Every skip is counted, but logged at most once per check per minute.
+        var skipLines = _log.Lines.Where(l => l.Contains("Skipped", StringComparison.Ordinal)).ToList();
+        Assert.Single(skipLines);
+        Assert.Contains("hung", skipLines[0]);
     }
 
     [Fact]
@@ -300,6 +307,21 @@ public sealed class SchedulerTests : IDisposable
         while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
         {
         }
+    }
+
+    private sealed class CapturingLogger : Microsoft.Extensions.Logging.ILogger<Scheduler>
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        public IReadOnlyList<string> Lines => [.. _lines];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _lines.Enqueue(formatter(state, exception));
     }
 
     private sealed class CollectingSink : IResultSink
