@@ -26,7 +26,11 @@ internal static class TocsinCommand
         root.Subcommands.Add(StatusCommand.Build());
         try
         {
-            return await root.Parse(rest).InvokeAsync().ConfigureAwait(false);
+            // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up
+            // to 2 s, then end the process with 130/143 while `start`'s host (which handles both signals
+            // itself and stops gracefully) is still stopping, losing runs in flight and queued results.
+            var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
+            return await root.Parse(rest).InvokeAsync(invocation).ConfigureAwait(false);
         }
         catch (ConfigException ex)
         {
