@@ -30,7 +30,7 @@ public sealed class TargetServer : IAsyncLifetime
     public int Port => BaseAddress.Port;
 
     /// <summary>An absolute URL on this server.</summary>
-    public string Url(string pathAndQuery) => new Uri(BaseAddress, pathAndQuery).ToString();
+    public string Url(string pathAndQuery) => new Uri(BaseAddress, pathAndQuery).AbsoluteUri;
 
     /// <summary>Completes when a <c>/slow</c> request with <c>tag=<paramref name="tag"/></c> arrives.</summary>
     public Task SlowRequestArrived(string tag) => Arrival(tag).Task;
