@@ -29,13 +29,25 @@ internal static class TocsinCommand
             // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up
             // to 2 s, then end the process with 130/143 while `start`'s host (which handles both signals
             // itself and stops gracefully) is still stopping, losing runs in flight and queued results.
-            var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
+            // Its default exception handler is off too: it caught every ConfigException first and exited 1
+            // with a stack trace, instead of listing the problems and exiting 78 below.
+            var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
             return await root.Parse(rest).InvokeAsync(invocation).ConfigureAwait(false);
         }
         catch (ConfigException ex)
         {
             await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
             return ConfigException.ExitCode;
+        }
+        catch (Exception ex)
+        {
+            // What the default handler did for anything else: report it (unless cancelled) and exit 1.
+            if (ex is not OperationCanceledException)
+            {
+                await Console.Error.WriteLineAsync($"Unhandled exception: {ex}").ConfigureAwait(false);
+            }
+
+            return 1;
         }
     }
 
