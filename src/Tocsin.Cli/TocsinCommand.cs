@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using Spectre.Console;
 using Tocsin.Cli.Commands;
 using Tocsin.Configuration;
 
@@ -8,6 +9,9 @@ namespace Tocsin.Cli;
 /// <summary>The <c>tocsin</c> command line.</summary>
 internal static class TocsinCommand
 {
+    /// <summary>Width tables are laid out for when stdout is not a terminal, in columns.</summary>
+    internal const int PipedOutputWidth = 4096;
+
     /// <summary><c>--config-path</c>, valid on every command.</summary>
     public static readonly Option<string?> ConfigPath = new("--config-path", "-c")
     {
@@ -19,6 +23,13 @@ internal static class TocsinCommand
     public static async Task<int> RunAsync(string[] args)
     {
         var (rest, verbosity) = ExtractVerbosity(args);
+        if (Console.IsOutputRedirected)
+        {
+            // Spectre.Console cannot ask a pipe or a file for its width and assumes 80 columns, wrapping
+            // check names and URLs across table lines; piped output (grep, scripts) keeps each row whole.
+            AnsiConsole.Profile.Width = PipedOutputWidth;
+        }
+
         var root = new RootCommand("Tocsin: self-hosted monitoring. Checks run on a schedule; every result is kept in a local SQLite outbox.");
         root.Options.Add(ConfigPath);
         root.Subcommands.Add(ConfigCommands.Build());
