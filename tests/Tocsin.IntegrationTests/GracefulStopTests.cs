@@ -55,6 +55,40 @@ public sealed class GracefulStopTests
         Assert.Equal(0, cancelled);
     }
 
+    [Fact]
+    public async Task Stop_counts_runs_still_waiting_for_the_concurrency_limit_as_skipped_not_cancelled()
+    {
+        await using var target = await TargetServer.StartAsync();
+        using var folder = new TempFolder();
+        string tag = Guid.NewGuid().ToString("N");
+        string slowName = Enumerable.Range(0, 1000).Select(i => $"hog {i}").First(n => Scheduler.Phase(n) < 0.05);
+
+        // One run at a time: the 8 s run holds the only slot, so the fast checks' runs wait for it. The stop
+        // waits its 5 s grace, then cancels the slow run (started) and the waiting ones (never started).
+        string config = AgentConfig.Write(
+            folder,
+            AgentConfig.Http(slowName, target.Url($"/slow?ms=8000&tag={tag}"), interval: "10s", timeout: "9s"),
+            AgentConfig.Http("waiting 1", target.Url("/ok")),
+            AgentConfig.Http("waiting 2", target.Url("/ok")));
+        AgentConfig.Edit(config, root => root["scheduler"] = new System.Text.Json.Nodes.JsonObject { ["maxConcurrentRuns"] = 1 });
+        string outbox = AgentConfig.OutboxPath(folder);
+
+        await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config]);
+        await target.SlowRequestArrived(tag).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await Task.Delay(1500, TestContext.Current.CancellationToken);
+        agent.Signal("TERM");
+        int code = await agent.WaitForExitAsync(TimeSpan.FromSeconds(45));
+        Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
+
+        var state = agent.FindLog("Scheduler stopped: ")?.GetProperty("State");
+        Assert.True(state is not null, agent.Output);
+        long started = Number(state.Value.GetProperty("Started"));
+        long cancelled = Number(state.Value.GetProperty("Cancelled"));
+        Assert.Equal(1, cancelled);
+        Assert.Equal(started - cancelled, OutboxFile.CountResults(outbox));
+        Assert.Empty(OutboxFile.Results(outbox, slowName));
+    }
+
     private static long Number(JsonElement e) =>
         e.ValueKind == JsonValueKind.Number ? e.GetInt64() : long.Parse(e.GetString()!, CultureInfo.InvariantCulture);
 }

@@ -39,6 +39,14 @@ public static class AgentConfig
         return folder.Write("config.json", root.ToJsonString(Indented));
     }
 
+    /// <summary>Changes the configuration file at <paramref name="path"/> in place.</summary>
+    public static void Edit(string path, Action<JsonObject> edit)
+    {
+        var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        edit(root);
+        File.WriteAllText(path, root.ToJsonString(Indented));
+    }
+
     /// <summary>Where <see cref="Write"/> puts the outbox.</summary>
     public static string OutboxPath(TempFolder folder) => folder.File("outbox.db");
 }
