@@ -42,6 +42,7 @@ public sealed class StartCommandTests(TargetServer target) : IClassFixture<Targe
         var run = await TocsinProcess.RunAsync(_folder.Path, "start", "--once", "--config-path", config);
 
         Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches(@"│\s*Check\s*│\s*State\s*│\s*ms\s*│\s*Message\s*│", run.Stdout);
         Assert.Contains("web ok", run.Stdout, StringComparison.Ordinal);
         Assert.Contains("web port", run.Stdout, StringComparison.Ordinal);
         Assert.Contains("OK", run.Stdout, StringComparison.Ordinal);

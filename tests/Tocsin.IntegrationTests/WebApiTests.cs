@@ -28,6 +28,19 @@ public sealed class RunningAgent : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        try
+        {
+            await StartAsync();
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAsync()
+    {
         _target = await TargetServer.StartAsync();
         // Spaces and slashes, and a literal "%2F" of an encoded query, as seed 004 names ("METHOD url") may hold.
         OkCheck = "GET " + _target.Url("/ok?q=a%2Fb");
