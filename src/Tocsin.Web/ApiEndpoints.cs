@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Tocsin.Configuration;
@@ -27,8 +28,9 @@ public static class ApiEndpoints
         api.MapGet("/checks", (TocsinConfig config, SqliteOutbox outbox) =>
             TypedResults.Ok(StatusReport.Build(config.Checks, outbox)));
 
-        api.MapGet("/checks/{name}", Results<Ok<CheckStatusView>, NotFound<ProblemBody>> (string name, TocsinConfig config, SqliteOutbox outbox) =>
+        api.MapGet("/checks/{name}", Results<Ok<CheckStatusView>, NotFound<ProblemBody>> (string name, HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
         {
+            name = CheckName(context, name);
             var check = config.Checks.FirstOrDefault(c => c.Name == name);
             if (check is null)
             {
@@ -39,8 +41,9 @@ public static class ApiEndpoints
         });
 
         api.MapGet("/checks/{name}/results", Results<Ok<IEnumerable<ResultView>>, NotFound<ProblemBody>, BadRequest<ProblemBody>> (
-            string name, string? limit, TocsinConfig config, SqliteOutbox outbox) =>
+            string name, string? limit, HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
         {
+            name = CheckName(context, name);
             int n = 100;
             if (limit is not null && (!int.TryParse(limit, out n) || n < 1 || n > MaxResultsLimit))
             {
@@ -58,6 +61,34 @@ public static class ApiEndpoints
         endpoints.MapGet("/healthz", (TocsinConfig config, ResultWriter writer) =>
             TypedResults.Ok(new { status = "ok", version = VersionInfo.Version, checks = config.Checks.Count, resultsQueued = writer.Queued, resultsWritten = writer.Written }));
         return endpoints;
+    }
+
+    /// <summary>
+    /// The check name of a <c>/api/v1/checks/{name}…</c> request, fully percent-decoded. Kestrel decodes the
+    /// path except <c>%2F</c>, so a route value holds an encoded slash as the text <c>%2F</c> (and an
+    /// encoded <c>%2F</c>, <c>%252F</c>, the same way): names such as seed 004's <c>GET http://host/path</c>
+    /// would never match. The segment is decoded once from the raw request target instead.
+    /// </summary>
+    internal static string CheckName(HttpContext context, string routeValue)
+    {
+        const string Prefix = "/api/v1/checks/";
+        string? raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (!routeValue.Contains('%', StringComparison.Ordinal) || raw is null)
+        {
+            return routeValue;
+        }
+
+        int query = raw.IndexOf('?', StringComparison.Ordinal);
+        string path = query < 0 ? raw : raw[..query];
+        int start = path.IndexOf(Prefix, StringComparison.OrdinalIgnoreCase);
+        if (start < 0)
+        {
+            return routeValue;
+        }
+
+        string segment = path[(start + Prefix.Length)..];
+        int end = segment.IndexOf('/', StringComparison.Ordinal);
+        return Uri.UnescapeDataString(end < 0 ? segment : segment[..end]);
     }
 }
 

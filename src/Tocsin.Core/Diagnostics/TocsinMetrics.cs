@@ -18,7 +18,7 @@ public sealed class TocsinMetrics : IDisposable
     {
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         Runs = _meter.CreateCounter<long>("tocsin.check.runs", "{run}", "Check runs finished, by kind and state.");
-        RunsSkipped = _meter.CreateCounter<long>("tocsin.scheduler.skipped", "{run}", "Scheduled runs skipped because the previous run of the check was still going or the agent fell behind.");
+        RunsSkipped = _meter.CreateCounter<long>("tocsin.scheduler.skipped", "{run}", "Scheduled runs skipped because the previous run of the check was still going, the agent fell behind, or the agent stopped before a slot freed.");
         ScheduleLag = _meter.CreateHistogram<double>("tocsin.scheduler.lag", "ms", "Delay between a run's scheduled time and its start.");
         RunDuration = _meter.CreateHistogram<double>("tocsin.check.duration", "ms", "Check run duration.");
         ResultsWritten = _meter.CreateCounter<long>("tocsin.results.written", "{result}", "Results committed to the local outbox.");

@@ -40,7 +40,7 @@ public sealed partial class Scheduler : IDisposable
     private readonly SemaphoreSlim _limit;
     private int _inFlight;
     private TaskCompletionSource? _drained;
-    private long _started, _skippedOverlap, _skippedBehind, _cancelled;
+    private long _started, _skippedOverlap, _skippedBehind, _skippedStopping, _cancelled;
 
     /// <summary>Creates the scheduler for <paramref name="checks"/> (disabled ones are never run).</summary>
     public Scheduler(
@@ -66,7 +66,13 @@ public sealed partial class Scheduler : IDisposable
     /// <summary>Runs skipped because the scheduler fell more than one interval behind (e.g. after a suspend).</summary>
     public long RunsSkippedBehind => Interlocked.Read(ref _skippedBehind);
 
-    /// <summary>Runs cancelled by a stop before they produced a result.</summary>
+    /// <summary>
+    /// Runs due but still waiting for a slot (<see cref="SchedulerOptions.MaxConcurrentRuns"/>) when a stop
+    /// cancelled them: they never started.
+    /// </summary>
+    public long RunsSkippedStopping => Interlocked.Read(ref _skippedStopping);
+
+    /// <summary>Runs started and then cancelled by a stop before they produced a result.</summary>
     public long RunsCancelled => Interlocked.Read(ref _cancelled);
 
     /// <summary>Runs in flight now.</summary>
@@ -184,11 +190,13 @@ public sealed partial class Scheduler : IDisposable
 
     private async Task RunEntryAsync(Entry entry, DateTimeOffset due, CancellationToken runsToken)
     {
+        bool started = false;
         try
         {
             await _limit.WaitAsync(runsToken).ConfigureAwait(false);
             try
             {
+                started = true;
                 Interlocked.Increment(ref _started);
                 _metrics.ScheduleLag.Record((_time.GetUtcNow() - due).TotalMilliseconds);
                 var result = await _executor.RunAsync(entry.Check, due, runsToken).ConfigureAwait(false);
@@ -199,9 +207,15 @@ public sealed partial class Scheduler : IDisposable
                 _limit.Release();
             }
         }
-        catch (OperationCanceledException) when (runsToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (runsToken.IsCancellationRequested && started)
         {
             Interlocked.Increment(ref _cancelled);
+        }
+        catch (OperationCanceledException) when (runsToken.IsCancellationRequested)
+        {
+            // Cancelled while waiting for a slot: it never ran, so it is skipped, not a cancelled run.
+            Interlocked.Increment(ref _skippedStopping);
+            _metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "stopping"));
         }
         catch (Exception ex)
         {
@@ -237,7 +251,7 @@ public sealed partial class Scheduler : IDisposable
             await drained.Task.ConfigureAwait(false);
         }
 
-        LogStopped(_logger, RunsStarted, RunsSkippedOverlap + RunsSkippedBehind, RunsCancelled);
+        LogStopped(_logger, RunsStarted, RunsSkippedOverlap + RunsSkippedBehind + RunsSkippedStopping, RunsCancelled);
     }
 
     /// <inheritdoc />

@@ -1,0 +1,94 @@
+using System.Globalization;
+using System.Text.Json;
+using Tocsin.IntegrationTests.Fixtures;
+using Tocsin.Scheduling;
+
+namespace Tocsin.IntegrationTests;
+
+/// <summary><c>tocsin start</c> stopped with SIGTERM (systemd, docker, Kubernetes) or SIGINT (Ctrl+C).</summary>
+public sealed class GracefulStopTests
+{
+    /// <summary>
+    /// The slow check's request takes 3 s and the signal comes 0.5 s after it arrived, so the stop has to wait
+    /// 2.5 s for it: longer than System.CommandLine's default 2 s termination timeout, within the 5 s stop grace.
+    /// </summary>
+    private const int SlowMs = 3000;
+
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public async Task Signal_stops_gracefully_with_exit_0_waiting_for_the_run_in_flight_and_storing_every_started_run(string signal)
+    {
+        await using var target = await TargetServer.StartAsync();
+        using var folder = new TempFolder();
+        string tag = Guid.NewGuid().ToString("N");
+
+        // A name whose first run falls in the first 0.5 s of its 5 s interval, so the test does not wait for it.
+        string slowName = Enumerable.Range(0, 1000).Select(i => $"slow {i}").First(n => Scheduler.Phase(n) < 0.1);
+        string config = AgentConfig.Write(
+            folder,
+            AgentConfig.Http("fast 1", target.Url("/ok")),
+            AgentConfig.Http("fast 2", target.Url("/ok")),
+            AgentConfig.Tcp("fast tcp", target.Port),
+            AgentConfig.Http(slowName, target.Url($"/slow?ms={SlowMs}&tag={tag}"), interval: "5s", timeout: "4s"));
+        string outbox = AgentConfig.OutboxPath(folder);
+
+        await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config]);
+        await target.SlowRequestArrived(tag).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        agent.Signal(signal);
+
+        // Within the host's 30 s shutdown timeout (plus start-up slack on a busy machine).
+        int code = await agent.WaitForExitAsync(TimeSpan.FromSeconds(45));
+        Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
+
+        var stopped = agent.FindLog("Scheduler stopped: ");
+        Assert.True(stopped is not null, agent.Output);
+        var state = stopped.Value.GetProperty("State");
+        long started = Number(state.GetProperty("Started"));
+        long cancelled = Number(state.GetProperty("Cancelled"));
+        Assert.Equal(started - cancelled, OutboxFile.CountResults(outbox));
+
+        var slow = Assert.Single(OutboxFile.Results(outbox, slowName));
+        Assert.True(slow.State == 0, $"slow check stored as state {slow.State}: {slow.Message}");
+        Assert.Equal(200, slow.StatusCode);
+        Assert.Equal(0, cancelled);
+    }
+
+    [Fact]
+    public async Task Stop_counts_runs_still_waiting_for_the_concurrency_limit_as_skipped_not_cancelled()
+    {
+        await using var target = await TargetServer.StartAsync();
+        using var folder = new TempFolder();
+        string tag = Guid.NewGuid().ToString("N");
+        string slowName = Enumerable.Range(0, 1000).Select(i => $"hog {i}").First(n => Scheduler.Phase(n) < 0.05);
+
+        // One run at a time: the 8 s run holds the only slot, so the fast checks' runs wait for it. The stop
+        // waits its 5 s grace, then cancels the slow run (started) and the waiting ones (never started).
+        string config = AgentConfig.Write(
+            folder,
+            AgentConfig.Http(slowName, target.Url($"/slow?ms=8000&tag={tag}"), interval: "10s", timeout: "9s"),
+            AgentConfig.Http("waiting 1", target.Url("/ok")),
+            AgentConfig.Http("waiting 2", target.Url("/ok")));
+        AgentConfig.Edit(config, root => root["scheduler"] = new System.Text.Json.Nodes.JsonObject { ["maxConcurrentRuns"] = 1 });
+        string outbox = AgentConfig.OutboxPath(folder);
+
+        await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config]);
+        await target.SlowRequestArrived(tag).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await Task.Delay(1500, TestContext.Current.CancellationToken);
+        agent.Signal("TERM");
+        int code = await agent.WaitForExitAsync(TimeSpan.FromSeconds(45));
+        Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
+
+        var state = agent.FindLog("Scheduler stopped: ")?.GetProperty("State");
+        Assert.True(state is not null, agent.Output);
+        long started = Number(state.Value.GetProperty("Started"));
+        long cancelled = Number(state.Value.GetProperty("Cancelled"));
+        Assert.Equal(1, cancelled);
+        Assert.Equal(started - cancelled, OutboxFile.CountResults(outbox));
+        Assert.Empty(OutboxFile.Results(outbox, slowName));
+    }
+
+    private static long Number(JsonElement e) =>
+        e.ValueKind == JsonValueKind.Number ? e.GetInt64() : long.Parse(e.GetString()!, CultureInfo.InvariantCulture);
+}
