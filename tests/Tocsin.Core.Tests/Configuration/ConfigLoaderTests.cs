@@ -115,7 +115,7 @@ public sealed class ConfigLoaderTests
     {
         OnlyError(
             """{ "chekcs": [] }""",
-            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, checks, defaults, externalDatabaseUri, localDatabasePath, scheduler, web");
+            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, checks, defaults, externalDatabaseUri, localDatabasePath, localRetention, scheduler, web");
     }
 
     [Fact]
