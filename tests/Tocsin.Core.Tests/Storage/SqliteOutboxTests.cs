@@ -29,6 +29,36 @@ public sealed class SqliteOutboxTests : IDisposable
     }
 
     [Fact]
+    public void Unexported_rows_are_read_oldest_first_and_marking_them_exported_removes_them_from_the_backlog()
+    {
+        using var outbox = new SqliteOutbox(DatabasePath);
+        var results = Enumerable.Range(0, 10).Select(i => Result("site", CheckState.OK, 100 - i)).ToList();
+        outbox.WriteBatch(results);
+        var backlog = outbox.ReadExportBacklog();
+        Assert.Equal(10, backlog.Pending);
+        Assert.Equal(T0.AddSeconds(91), backlog.OldestStartedAt);
+
+        var first = outbox.ReadUnexported(4);
+
+        Assert.Equal(results.OrderBy(r => r.StartedAt).Take(4).Select(r => r.Id), first.Select(r => r.Id));
+        var row = first[0];
+        var source = results.Single(r => r.Id == row.Id);
+        Assert.Equal((source.CheckName, source.Kind, (short)source.State, source.StartedAt.ToUnixTimeMilliseconds(), source.StatusCode, source.Message),
+            (row.CheckName, row.Kind, row.State, row.StartedAtMs, row.StatusCode, row.Message));
+        Assert.Equal(source.Details!.ToJsonString(), row.DetailsJson);
+
+        Assert.Equal(4, outbox.MarkExported(first.Select(r => r.Id).ToList()));
+        Assert.Equal(0, outbox.MarkExported(first.Select(r => r.Id).ToList()));
+        Assert.Equal(6, outbox.ReadExportBacklog().Pending);
+        Assert.Equal(T0.AddSeconds(95), outbox.ReadExportBacklog().OldestStartedAt);
+        Assert.Equal(results.OrderBy(r => r.StartedAt).Skip(4).Select(r => r.Id), outbox.ReadUnexported(100).Select(r => r.Id));
+
+        outbox.MarkExported(outbox.ReadUnexported(100).Select(r => r.Id).ToList());
+        Assert.Equal(new ExportBacklog(0, null), outbox.ReadExportBacklog());
+        Assert.Empty(outbox.ReadUnexported(100));
+    }
+
+    [Fact]
     public void Written_results_are_read_back_newest_first_up_to_the_limit()
     {
         using var outbox = new SqliteOutbox(DatabasePath);

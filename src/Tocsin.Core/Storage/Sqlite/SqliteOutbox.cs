@@ -206,6 +206,82 @@ public sealed class SqliteOutbox : IDisposable
     }
 
     /// <summary>
+    /// Up to <paramref name="limit"/> results not yet exported, oldest first (by UUIDv7 id), as stored.
+    /// </summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public IReadOnlyList<OutboxRow> ReadUnexported(int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectUnexported;
+        cmd.Parameters.AddWithValue("$limit", limit);
+        using var reader = cmd.ExecuteReader();
+        var rows = new List<OutboxRow>(Math.Min(limit, 4096));
+        while (reader.Read())
+        {
+            rows.Add(new OutboxRow(
+                Guid.Parse(reader.GetString(0)),
+                reader.GetString(1),
+                reader.GetString(2),
+                (short)reader.GetInt32(3),
+                reader.GetInt64(4),
+                reader.GetInt64(5),
+                reader.GetInt64(6),
+                reader.GetDouble(7),
+                reader.IsDBNull(8) ? null : reader.GetInt32(8),
+                reader.GetString(9),
+                reader.IsDBNull(10) ? null : reader.GetString(10)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Marks the results with these ids exported, in one transaction. Call only after the central commit:
+    /// a crash before this re-sends the rows, which the central insert then ignores.
+    /// Returns how many rows changed (ids unknown or already exported are skipped).
+    /// </summary>
+    /// <exception cref="SqliteException">When the write fails; nothing is marked.</exception>
+    public int MarkExported(IReadOnlyCollection<Guid> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            using var cmd = _writer.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = SqliteSchema.MarkExported;
+            var p = cmd.Parameters.Add(new SqliteParameter("$id", null));
+            cmd.Prepare();
+            int changed = 0;
+            foreach (var id in ids)
+            {
+                p.Value = id.ToString("D");
+                changed += cmd.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+            return changed;
+        }
+    }
+
+    /// <summary>How many results wait for export, and when the oldest of them started (UTC; null when none wait).</summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public ExportBacklog ReadExportBacklog()
+    {
+        using var c = OpenRead();
+        using var tx = c.BeginTransaction(deferred: true);
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = SqliteSchema.CountUnexported;
+        long count = Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+        cmd.CommandText = SqliteSchema.SelectOldestUnexported;
+        object? oldest = cmd.ExecuteScalar();
+        return new ExportBacklog(count, oldest is null or DBNull ? null : DateTimeOffset.FromUnixTimeMilliseconds(Convert.ToInt64(oldest, CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>
     /// The smallest UUIDv7 text for a time: ids of results started before <paramref name="at"/> sort below
     /// it (the first 48 bits of a UUIDv7 are the Unix time in ms).
     /// </summary>
@@ -278,6 +354,27 @@ public sealed class SqliteOutbox : IDisposable
         }
     }
 }
+
+/// <summary>One result as stored in the outbox, for export: times in Unix epoch ms (UTC), details as JSON text.</summary>
+/// <param name="Id">The result's UUIDv7 id.</param>
+/// <param name="CheckName">Check name.</param>
+/// <param name="Kind">Check kind.</param>
+/// <param name="State">State as its Nagios code (0 OK … 3 UNKNOWN).</param>
+/// <param name="ScheduledAtMs">Scheduled start, Unix ms.</param>
+/// <param name="StartedAtMs">Start, Unix ms (the time the id was made from).</param>
+/// <param name="FinishedAtMs">End, Unix ms.</param>
+/// <param name="DurationMs">Duration in ms.</param>
+/// <param name="StatusCode">HTTP status code, or null.</param>
+/// <param name="Message">The result's message.</param>
+/// <param name="DetailsJson">Details as a JSON object's text, or null.</param>
+public sealed record OutboxRow(
+    Guid Id, string CheckName, string Kind, short State, long ScheduledAtMs, long StartedAtMs, long FinishedAtMs,
+    double DurationMs, int? StatusCode, string Message, string? DetailsJson);
+
+/// <summary>The outbox rows waiting for export.</summary>
+/// <param name="Pending">How many results are not exported yet.</param>
+/// <param name="OldestStartedAt">When the oldest of them started (UTC), or null when none wait.</param>
+public sealed record ExportBacklog(long Pending, DateTimeOffset? OldestStartedAt);
 
 /// <summary>The latest known state of one check, from the outbox.</summary>
 /// <param name="Name">Check name.</param>

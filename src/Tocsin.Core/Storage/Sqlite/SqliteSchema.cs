@@ -102,6 +102,18 @@ internal static class SqliteSchema
             SELECT id FROM results WHERE id < $cutoff AND ($exportedOnly = 0 OR exported = 1) ORDER BY id LIMIT $limit);
         """;
 
+    /// <summary>Up to $limit results not yet exported, oldest first (UUIDv7 order), through the partial index on unexported ids.</summary>
+    public const string SelectUnexported = """
+        SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM results WHERE exported = 0 ORDER BY id LIMIT $limit;
+        """;
+
+    public const string MarkExported = "UPDATE results SET exported = 1 WHERE id = $id AND exported = 0;";
+
+    public const string CountUnexported = "SELECT count(*) FROM results WHERE exported = 0;";
+
+    public const string SelectOldestUnexported = "SELECT started_at FROM results WHERE exported = 0 ORDER BY id LIMIT 1;";
+
     public const string SelectAgentId = "SELECT value FROM agent WHERE key = 'agent_id';";
 
     public const string InsertAgentId = "INSERT OR IGNORE INTO agent (key, value) VALUES ('agent_id', $id);";
