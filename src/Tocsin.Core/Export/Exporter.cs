@@ -1,0 +1,425 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using Tocsin.Configuration;
+using Tocsin.Storage.Postgres;
+using Tocsin.Storage.Sqlite;
+
+namespace Tocsin.Export;
+
+/// <summary>Exporter settings.</summary>
+public sealed record ExporterOptions
+{
+    /// <summary>Rows read and sent in the first batch. <value>Default: 1,000.</value></summary>
+    public int InitialBatchSize { get; init; } = 1_000;
+
+    /// <summary>Smallest batch after failures shrink it. <value>Default: 100.</value></summary>
+    public int MinBatchSize { get; init; } = 100;
+
+    /// <summary>Largest batch; batches double up to it while they come back full and fast. <value>Default: 50,000.</value></summary>
+    public int MaxBatchSize { get; init; } = 50_000;
+
+    /// <summary>A full batch that took less than this lets the next one double. <value>Default: 2 s.</value></summary>
+    public TimeSpan FastBatch { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Wait before looking again when the outbox has nothing (more) to export. <value>Default: 1 s.</value></summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Wait after the first failure; it doubles (with jitter) per failure in a row. <value>Default: 1 s.</value></summary>
+    public TimeSpan MinRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait between attempts while PostgreSQL fails. <value>Default: 60 s.</value></summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long results stay in the central database (whole day partitions are dropped after it). <value>Default: 30 days.</value></summary>
+    public TimeSpan CentralRetention { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>Time between partition upkeep runs (create ahead, drop past retention). <value>Default: 1 hour.</value></summary>
+    public TimeSpan MaintenanceInterval { get; init; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>
+/// What the exporter is doing, for <c>tocsin export status</c> and the API.
+/// </summary>
+/// <param name="PendingRows">Outbox results not exported yet.</param>
+/// <param name="OldestPendingAge">How long ago the oldest pending result started, or null when none wait.</param>
+/// <param name="LastSuccessAt">When a batch was last committed centrally and marked (UTC), or null.</param>
+/// <param name="LastError">The last failure's reason (passwords redacted), or null; cleared by a success.</param>
+/// <param name="LastErrorAt">When the last failure happened (UTC), or null.</param>
+/// <param name="ConsecutiveFailures">Failed attempts since the last success.</param>
+/// <param name="NextAttemptAt">When the next attempt after a failure is due (UTC), or null when not backing off.</param>
+/// <param name="RowsExported">Results exported by this process (re-sent rows counted again).</param>
+/// <param name="RowsPerSecond">Rate of the last batch (read, send, commit and mark), in rows per second.</param>
+/// <param name="BatchSize">The current batch size, in rows.</param>
+public sealed record ExportStatus(
+    long PendingRows,
+    TimeSpan? OldestPendingAge,
+    DateTimeOffset? LastSuccessAt,
+    string? LastError,
+    DateTimeOffset? LastErrorAt,
+    int ConsecutiveFailures,
+    DateTimeOffset? NextAttemptAt,
+    long RowsExported,
+    double RowsPerSecond,
+    int BatchSize);
+
+/// <summary>
+/// Exports the outbox to the central PostgreSQL, exactly once at the centre: reads unexported rows oldest
+/// first, copies a batch (binary COPY) into a temporary staging table, inserts it into
+/// <c>tocsin.results</c> with <c>ON CONFLICT DO NOTHING</c>, commits, and only then marks the rows exported
+/// locally. A crash between the commit and the mark re-sends rows the insert then ignores.
+/// <para>On failure it backs off exponentially with jitter (<see cref="ExporterOptions.MinRetryDelay"/> to
+/// <see cref="ExporterOptions.MaxRetryDelay"/>), shrinks the batch, and keeps trying; nothing is lost since
+/// the rows stay in the outbox. The batch doubles while batches come back full and fast.</para>
+/// <para>At its first success talking to PostgreSQL it applies the central migrations (see
+/// <see cref="CentralDatabase"/>); a database with a newer schema pauses export with a clear error.</para>
+/// </summary>
+public sealed partial class Exporter : IDisposable
+{
+    private readonly SqliteOutbox _outbox;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly CentralDatabase _central;
+    private readonly ExporterOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lock _statusLock = new();
+    private bool _migrated;
+    private DateTimeOffset _nextMaintenance = DateTimeOffset.MinValue;
+    private int _batchSize;
+    private DateTimeOffset? _lastSuccessAt;
+    private string? _lastError;
+    private DateTimeOffset? _lastErrorAt;
+    private int _failures;
+    private DateTimeOffset? _nextAttemptAt;
+    private long _rowsExported;
+    private double _rowsPerSecond;
+
+    /// <summary>Creates the exporter on a data source built once by the caller (who disposes it).</summary>
+    public Exporter(SqliteOutbox outbox, NpgsqlDataSource dataSource, ExporterOptions options, TimeProvider time, ILogger<Exporter> logger)
+    {
+        _outbox = outbox;
+        _dataSource = dataSource;
+        _central = new CentralDatabase(dataSource);
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _batchSize = Math.Clamp(options.InitialBatchSize, options.MinBatchSize, options.MaxBatchSize);
+    }
+
+    /// <summary>Results exported by this process so far.</summary>
+    public long RowsExported => Interlocked.Read(ref _rowsExported);
+
+    /// <summary>The current status; reads the backlog from the outbox.</summary>
+    /// <exception cref="SqliteException">When the outbox cannot be read.</exception>
+    public ExportStatus GetStatus()
+    {
+        var backlog = _outbox.ReadExportBacklog();
+        var now = _time.GetUtcNow();
+        lock (_statusLock)
+        {
+            return new ExportStatus(
+                backlog.Pending,
+                backlog.OldestStartedAt is { } oldest ? (now - oldest < TimeSpan.Zero ? TimeSpan.Zero : now - oldest) : null,
+                _lastSuccessAt, _lastError, _lastErrorAt, _failures, _nextAttemptAt, RowsExported, _rowsPerSecond, _batchSize);
+        }
+    }
+
+    /// <summary>
+    /// Exports until <paramref name="stoppingToken"/> is cancelled: batch after batch while rows wait, then
+    /// every <see cref="ExporterOptions.PollInterval"/>; after a failure, waits the back-off delay. Never throws
+    /// for a failure of PostgreSQL or of the outbox.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            TimeSpan wait;
+            int size = _batchSize;
+            try
+            {
+                int n = await ExportBatchAsync(stoppingToken).ConfigureAwait(false);
+                wait = n < size ? _options.PollInterval : TimeSpan.Zero;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (IsExportFailure(ex))
+            {
+                wait = RecordFailure(ex);
+            }
+
+            if (wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(wait, _time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Exports what waits, batch after batch, for at most <paramref name="budget"/> (used at shutdown, after the
+    /// writer drained). Stops at the first failure (recorded in the status). Returns the rows exported.
+    /// </summary>
+    public async Task<long> FlushAsync(TimeSpan budget)
+    {
+        using var cts = new CancellationTokenSource(budget, _time);
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                int size = _batchSize;
+                int n = await ExportBatchAsync(cts.Token).ConfigureAwait(false);
+                total += n;
+                if (n < size)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            LogFlushTimedOut(_logger, budget, total);
+        }
+        catch (Exception ex) when (IsExportFailure(ex))
+        {
+            RecordFailure(ex);
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Exports one batch (up to the current batch size) of the oldest unexported rows; returns how many
+    /// rows it held (0 when nothing waits). Applies the central migrations first when not done yet.
+    /// </summary>
+    /// <exception cref="NpgsqlException">When PostgreSQL fails; nothing is marked exported.</exception>
+    /// <exception cref="SqliteException">When the outbox fails.</exception>
+    /// <exception cref="CentralSchemaTooNewException">When the central schema is newer than this build's.</exception>
+    /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
+    public async Task<int> ExportBatchAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await PrepareCentralAsync(cancellationToken).ConfigureAwait(false);
+            int size = _batchSize;
+            long started = _time.GetTimestamp();
+            var rows = _outbox.ReadUnexported(size);
+            if (rows.Count == 0)
+            {
+                RecordSuccess(0, TimeSpan.Zero, full: false);
+                return 0;
+            }
+
+            await _central.EnsurePartitionsAsync(
+                rows.Select(r => DateOnly.FromDateTime(DateTime.UnixEpoch.AddMilliseconds(r.StartedAtMs))), cancellationToken).ConfigureAwait(false);
+            int inserted = await SendAsync(rows, cancellationToken).ConfigureAwait(false);
+
+            // Committed centrally: from here a crash only re-sends rows the insert ignores.
+            _outbox.MarkExported(rows.Select(r => r.Id).ToList());
+            var elapsed = _time.GetElapsedTime(started);
+            if (inserted < rows.Count)
+            {
+                LogResent(_logger, rows.Count - inserted, rows.Count);
+            }
+
+            RecordSuccess(rows.Count, elapsed, full: rows.Count == size);
+            return rows.Count;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task PrepareCentralAsync(CancellationToken cancellationToken)
+    {
+        if (!_migrated)
+        {
+            int version = await _central.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            _migrated = true;
+            LogMigrated(_logger, version);
+        }
+
+        var now = _time.GetUtcNow();
+        if (now >= _nextMaintenance)
+        {
+            var dropped = await _central.MaintainPartitionsAsync(now, _options.CentralRetention, cancellationToken).ConfigureAwait(false);
+            _nextMaintenance = now + _options.MaintenanceInterval;
+            if (dropped.Count > 0)
+            {
+                LogPartitionsDropped(_logger, dropped.Count, dropped);
+            }
+        }
+    }
+
+    private async Task<int> SendAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
+    {
+        var agentId = _outbox.AgentId;
+        await using var c = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var create = new NpgsqlCommand(PostgresSchema.CreateStaging, c, tx))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var copy = await c.BeginBinaryImportAsync(PostgresSchema.CopyStaging, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var r in rows)
+            {
+                await copy.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(r.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(agentId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(r.CheckName, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(r.Kind, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(r.State, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(FromUnixMs(r.ScheduledAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(FromUnixMs(r.StartedAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(FromUnixMs(r.FinishedAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(r.DurationMs, NpgsqlDbType.Double, cancellationToken).ConfigureAwait(false);
+                if (r.StatusCode is { } sc)
+                {
+                    await copy.WriteAsync(sc, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await copy.WriteNullAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await copy.WriteAsync(r.Message, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                if (r.DetailsJson is { } details)
+                {
+                    await copy.WriteAsync(details, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await copy.WriteNullAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        int inserted;
+        await using (var insert = new NpgsqlCommand(PostgresSchema.InsertFromStaging, c, tx))
+        {
+            inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return inserted;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _gate.Dispose();
+
+    private static DateTime FromUnixMs(long ms) => DateTime.UnixEpoch.AddMilliseconds(ms);
+
+    private void RecordSuccess(int rows, TimeSpan elapsed, bool full)
+    {
+        lock (_statusLock)
+        {
+            _lastSuccessAt = _time.GetUtcNow();
+            _lastError = null;
+            _failures = 0;
+            _nextAttemptAt = null;
+            if (rows > 0)
+            {
+                _rowsExported += rows;
+                _rowsPerSecond = elapsed > TimeSpan.Zero ? rows / elapsed.TotalSeconds : 0;
+                if (full && elapsed < _options.FastBatch)
+                {
+                    _batchSize = Math.Min(_options.MaxBatchSize, _batchSize * 2);
+                }
+            }
+        }
+    }
+
+    private TimeSpan RecordFailure(Exception ex)
+    {
+        _central.ForgetPartitions();
+        if (ex is CentralSchemaTooNewException)
+        {
+            // Not transient: look again only rarely.
+            _migrated = false;
+        }
+
+        string reason = Describe(ex);
+        TimeSpan delay;
+        lock (_statusLock)
+        {
+            _failures++;
+            _batchSize = Math.Max(_options.MinBatchSize, _batchSize / 2);
+            delay = ex is CentralSchemaTooNewException ? _options.MaxRetryDelay : RetryDelay(_failures);
+            _lastError = reason;
+            _lastErrorAt = _time.GetUtcNow();
+            _nextAttemptAt = _lastErrorAt + delay;
+        }
+
+        if (ex is CentralSchemaTooNewException)
+        {
+            LogSchemaTooNew(_logger, reason);
+        }
+        else if (_logger.IsEnabled(LogLevel.Warning))
+        {
+            LogExportFailed(_logger, reason, ex.GetType().Name, delay);
+        }
+
+        return delay;
+    }
+
+    /// <summary>The delay after <paramref name="failures"/> failures in a row: doubling from the minimum, capped, with jitter (75–100 %).</summary>
+    internal TimeSpan RetryDelay(int failures)
+    {
+        double baseTicks = _options.MinRetryDelay.Ticks * Math.Pow(2, Math.Min(failures - 1, 30));
+        baseTicks = Math.Min(baseTicks, _options.MaxRetryDelay.Ticks);
+        double jitter = 0.75 + (0.25 * RandomNumberGenerator.GetInt32(1_000_001) / 1_000_000.0);
+        return TimeSpan.FromTicks(Math.Max(_options.MinRetryDelay.Ticks, (long)(baseTicks * jitter)));
+    }
+
+    /// <summary>A one-line reason for a failure, with any password redacted.</summary>
+    internal static string Describe(Exception ex)
+    {
+        string text = ex.Message;
+        if (ex is NpgsqlException { InnerException: { } inner } and not PostgresException && inner.Message.Length > 0 && !text.Contains(inner.Message, StringComparison.Ordinal))
+        {
+            text += ": " + inner.Message;
+        }
+
+        return Secrets.RedactConnectionString(text.ReplaceLineEndings(" "));
+    }
+
+    private static bool IsExportFailure(Exception ex) =>
+        ex is NpgsqlException or SqliteException or CentralSchemaTooNewException or TimeoutException or IOException or SocketException
+            or InvalidOperationException or OperationCanceledException;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Export to PostgreSQL failed ({Reason}, {ExceptionType}); rows stay in the outbox; retrying in {Delay}")]
+    private static partial void LogExportFailed(ILogger logger, string reason, string exceptionType, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Export paused: {Reason}")]
+    private static partial void LogSchemaTooNew(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Central database schema at version {Version}")]
+    private static partial void LogMigrated(ILogger logger, int version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dropped {Count} central partition(s) past retention: {Names}")]
+    private static partial void LogPartitionsDropped(ILogger logger, int count, IReadOnlyList<string> names);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Duplicates} of {Count} exported row(s) were already in PostgreSQL (re-sent after an interrupted export) and were ignored")]
+    private static partial void LogResent(ILogger logger, int duplicates, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Final export stopped after {Budget} with {Rows} row(s) exported; the rest stays in the outbox for the next start")]
+    private static partial void LogFlushTimedOut(ILogger logger, TimeSpan budget, long rows);
+}
