@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Tocsin.Checks;
 using Tocsin.Checks.Http;
+using Tocsin.Storage.Postgres;
 
 namespace Tocsin.Configuration;
 
@@ -127,7 +128,19 @@ public sealed class ConfigLoader
         root.Has("$schema");
         string dbPath = root.String("localDatabasePath") ?? "~/.tocsin/local.db";
         string? external = root.String("externalDatabaseUri");
+        ValidateExternalDatabase(root, "externalDatabaseUri", external);
+        string? passwordFile = root.String("externalDatabasePasswordFile");
+        if (passwordFile is not null)
+        {
+            passwordFile = ResolveRelative(passwordFile, baseDir);
+            if (!File.Exists(passwordFile))
+            {
+                root.Error("externalDatabasePasswordFile", ConfigObjectReader.Quote(passwordFile), "file not found; it must hold the central database's password on its first line");
+            }
+        }
+
         var retention = root.Duration("localRetention", TimeSpan.FromHours(1), TimeSpan.FromDays(3650)) ?? TimeSpan.FromDays(7);
+        var centralRetention = root.Duration("centralRetention", TimeSpan.FromDays(1), TimeSpan.FromDays(3650)) ?? TimeSpan.FromDays(30);
         string urls = "http://127.0.0.1:8080";
         var web = root.Object("web");
         if (web is not null)
@@ -183,6 +196,8 @@ public sealed class ConfigLoader
             Format = ConfigFormat.Tocsin,
             LocalDatabasePath = ResolveRelative(dbPath, baseDir),
             ExternalDatabaseUri = external,
+            ExternalDatabasePasswordFile = passwordFile,
+            CentralRetention = centralRetention,
             WebUrls = urls,
             MaxConcurrentRuns = maxConcurrent,
             LocalRetention = retention,
@@ -268,6 +283,7 @@ public sealed class ConfigLoader
         string baseDir = Path.GetDirectoryName(path) ?? ".";
         string dbPath = root.String("local_database_path") ?? "~/.monitoring/local-database.sqlite3";
         string? external = root.String("external_database_uri");
+        ValidateExternalDatabase(root, "external_database_uri", external);
         var checks = new List<CheckDefinition>();
         var services = root.Raw("services");
         if (services is { ValueKind: not JsonValueKind.Array })
@@ -366,6 +382,25 @@ public sealed class ConfigLoader
             BodyRegex = checkRegex ? regex : null,
         };
         return new CheckDefinition(name, HttpCheckKind.KindName, interval, timeout, options) { Index = index };
+    }
+
+    /// <summary>Checks that a central database URI or key=value string can be used; the value shown in an error has its password hidden.</summary>
+    private static void ValidateExternalDatabase(ConfigObjectReader root, string field, string? value)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        try
+        {
+            PostgresConnectionString.ToNpgsql(value);
+        }
+        catch (FormatException ex)
+        {
+            root.Error(field, ConfigObjectReader.Quote(Secrets.RedactConnectionString(value)),
+                ex.Message + "; expected postgresql://user[:password]@host[:port]/database[?sslmode=…] or Host=…;Username=…;Database=…");
+        }
     }
 
     private static void ValidateUrls(ConfigObjectReader web, string urls)

@@ -19,6 +19,15 @@ public sealed record TocsinConfig
     /// <summary>The central PostgreSQL to export to (URI or key=value form), or <see langword="null"/>. Secret: never logged.</summary>
     public string? ExternalDatabaseUri { get; init; }
 
+    /// <summary>
+    /// Absolute path of a file whose first line is the central database's password, used when
+    /// <see cref="ExternalDatabaseUri"/> has none (before the <c>TOCSIN_PG_PASSWORD</c> environment variable), or <see langword="null"/>.
+    /// </summary>
+    public string? ExternalDatabasePasswordFile { get; init; }
+
+    /// <summary>How long results stay in the central database; whole days are dropped after it. <value>Default: 30 days.</value></summary>
+    public TimeSpan CentralRetention { get; init; } = TimeSpan.FromDays(30);
+
     /// <summary>Where the web server listens: one or more URLs separated by <c>;</c>. <value>Default: <c>http://127.0.0.1:8080</c>.</value></summary>
     public string WebUrls { get; init; } = "http://127.0.0.1:8080";
 

@@ -111,11 +111,46 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Central_database_settings_are_read_with_central_retention_defaulting_to_30_days()
+    {
+        string pw = Path.GetTempFileName();
+        try
+        {
+            var config = Parse($$"""{ "externalDatabaseUri": "postgresql://tocsin@db/tocsin", "externalDatabasePasswordFile": "{{pw}}", "centralRetention": "90d" }""");
+            Assert.Equal("postgresql://tocsin@db/tocsin", config.ExternalDatabaseUri);
+            Assert.Equal(pw, config.ExternalDatabasePasswordFile);
+            Assert.Equal(TimeSpan.FromDays(90), config.CentralRetention);
+            Assert.Equal(TimeSpan.FromDays(30), Parse("{}").CentralRetention);
+        }
+        finally
+        {
+            File.Delete(pw);
+        }
+    }
+
+    [Fact]
+    public void Invalid_external_database_uri_is_refused_with_the_password_hidden()
+    {
+        var error = OnlyError(
+            """{ "externalDatabaseUri": "postgresql://u:hunter2@db:70000/tocsin" }""",
+            "(top level)", "externalDatabaseUri", "\"postgresql://u:***@db:70000/tocsin\"", "port must be a whole number from 1 to 65535");
+        Assert.DoesNotContain("hunter2", error.ToString());
+    }
+
+    [Fact]
+    public void Missing_external_database_password_file_is_refused()
+    {
+        OnlyError(
+            """{ "externalDatabasePasswordFile": "/nonexistent/pgpass" }""",
+            "(top level)", "externalDatabasePasswordFile", "\"/nonexistent/pgpass\"", "file not found");
+    }
+
+    [Fact]
     public void Unknown_top_level_field_is_refused_naming_the_allowed_fields()
     {
         OnlyError(
             """{ "chekcs": [] }""",
-            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, checks, defaults, externalDatabaseUri, localDatabasePath, localRetention, scheduler, web");
+            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, centralRetention, checks, defaults, externalDatabasePasswordFile, externalDatabaseUri, localDatabasePath, localRetention, scheduler, web");
     }
 
     [Fact]
