@@ -5,9 +5,12 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tocsin.Checks;
 using Tocsin.Configuration;
+using Npgsql;
 using Tocsin.Diagnostics;
+using Tocsin.Export;
 using Tocsin.Scheduling;
 using Tocsin.Storage;
+using Tocsin.Storage.Postgres;
 using Tocsin.Storage.Sqlite;
 using Tocsin.Web;
 
@@ -36,7 +39,10 @@ internal static class AgentHost
         return app;
     }
 
-    /// <summary>Registers the engine: time, metrics, check kinds, the (already open) outbox, writer, executor, scheduler.</summary>
+    /// <summary>
+    /// Registers the engine: time, metrics, check kinds, the (already open) outbox, writer, executor, scheduler,
+    /// collector, and when <see cref="TocsinConfig.ExternalDatabaseUri"/> is set the PostgreSQL data source and exporter.
+    /// </summary>
     public static void AddEngine(IServiceCollection services, TocsinConfig config, SqliteOutbox outbox)
     {
         services.AddSingleton(config);
@@ -50,6 +56,19 @@ internal static class AgentHost
         services.AddSingleton<CheckExecutor>();
         services.AddSingleton(new CollectorOptions { LocalRetention = config.LocalRetention, ExportedOnly = config.ExternalDatabaseUri is not null });
         services.AddSingleton<Collector>();
+        if (config.ExternalDatabaseUri is { } external)
+        {
+            // One data source for the process, built when the exporter is first needed; disposed with the container.
+            services.AddSingleton(_ =>
+            {
+                var builder = new NpgsqlDataSourceBuilder(PostgresConnectionString.Resolve(external, config.ExternalDatabasePasswordFile));
+                builder.ConnectionStringBuilder.ApplicationName ??= "tocsin";
+                return builder.Build();
+            });
+            services.AddSingleton(new ExporterOptions { CentralRetention = config.CentralRetention });
+            services.AddSingleton<Exporter>();
+        }
+
         services.AddSingleton(new SchedulerOptions { MaxConcurrentRuns = config.MaxConcurrentRuns });
         services.AddSingleton(sp => new Scheduler(
             config.Checks, sp.GetRequiredService<CheckExecutor>(), sp.GetRequiredService<IResultSink>(), sp.GetRequiredService<SchedulerOptions>(),

@@ -1,31 +1,42 @@
 using Microsoft.Extensions.Hosting;
+using Tocsin.Export;
 using Tocsin.Scheduling;
 using Tocsin.Storage;
 
 namespace Tocsin;
 
 /// <summary>
-/// The running agent as a hosted service: starts the result writer, then the scheduler and the
-/// collector; on stop,
-/// stops the scheduler first (runs finish or are cancelled) and then the writer, which commits every
-/// result produced before the host exits.
+/// The running agent as a hosted service: starts the result writer, then the scheduler, the collector
+/// and (when a central database is configured) the exporter; on stop, stops the scheduler first (runs
+/// finish or are cancelled) and then the writer, which commits every result produced before the host
+/// exits; then the exporter makes one last attempt, bounded by <see cref="FinalExportBudget"/>, to send
+/// what waits (what it cannot send stays in the outbox for the next start).
 /// </summary>
 public sealed class Agent : IHostedService, IDisposable
 {
     private readonly Scheduler _scheduler;
     private readonly ResultWriter _writer;
     private readonly Collector _collector;
+    private readonly Exporter? _exporter;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _running;
     private Task? _collecting;
+    private Task? _exporting;
 
-    /// <summary>Creates the agent.</summary>
-    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector)
+    /// <summary>Creates the agent; <paramref name="exporter"/> is null when no central database is configured.</summary>
+    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector, Exporter? exporter = null)
     {
         _scheduler = scheduler;
         _writer = writer;
         _collector = collector;
+        _exporter = exporter;
     }
+
+    /// <summary>Longest time the last export attempt at stop may take. <value>Default: 5 s.</value></summary>
+    public TimeSpan FinalExportBudget { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The exporter, or null when no central database is configured.</summary>
+    public Exporter? Exporter => _exporter;
 
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
@@ -33,6 +44,11 @@ public sealed class Agent : IHostedService, IDisposable
         _writer.Start();
         _running = Task.Run(() => _scheduler.RunAsync(_stopping.Token), CancellationToken.None);
         _collecting = Task.Run(() => _collector.RunAsync(_stopping.Token), CancellationToken.None);
+        if (_exporter is not null)
+        {
+            _exporting = Task.Run(() => _exporter.RunAsync(_stopping.Token), CancellationToken.None);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -46,6 +62,16 @@ public sealed class Agent : IHostedService, IDisposable
         }
 
         await _writer.StopAsync().ConfigureAwait(false);
+        if (_exporting is not null)
+        {
+            await _exporting.ConfigureAwait(false);
+        }
+
+        if (_exporter is not null)
+        {
+            await _exporter.FlushAsync(FinalExportBudget).ConfigureAwait(false);
+        }
+
         if (_collecting is not null)
         {
             await _collecting.ConfigureAwait(false);

@@ -1,0 +1,104 @@
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using Tocsin.Core.Tests.TestServers;
+using Tocsin.IntegrationTests.Fixtures;
+
+namespace Tocsin.IntegrationTests;
+
+/// <summary><c>tocsin start</c> with <c>externalDatabaseUri</c> set: results go to a real PostgreSQL.</summary>
+public sealed class ExportTests(PostgresServer server) : IClassFixture<PostgresServer>
+{
+    private static long CentralCount(string cs)
+    {
+        try
+        {
+            using var c = new NpgsqlConnection(cs);
+            c.Open();
+            using var cmd = new NpgsqlCommand("SELECT count(*) FROM tocsin.results", c);
+            return (long)cmd.ExecuteScalar()!;
+        }
+        catch (PostgresException ex) when (ex.SqlState == "42P01")
+        {
+            return 0; // The agent has not migrated yet.
+        }
+    }
+
+    private static HashSet<Guid> CentralIds(string cs)
+    {
+        using var c = new NpgsqlConnection(cs);
+        c.Open();
+        using var cmd = new NpgsqlCommand("SELECT id FROM tocsin.results", c);
+        using var r = cmd.ExecuteReader();
+        var ids = new HashSet<Guid>();
+        while (r.Read())
+        {
+            Assert.True(ids.Add(r.GetGuid(0)), "duplicate id in tocsin.results");
+        }
+
+        return ids;
+    }
+
+    private static (HashSet<Guid> All, long Unexported) LocalIds(string path)
+    {
+        using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT id, exported FROM results";
+        using var r = cmd.ExecuteReader();
+        var ids = new HashSet<Guid>();
+        long unexported = 0;
+        while (r.Read())
+        {
+            ids.Add(Guid.Parse(r.GetString(0)));
+            unexported += r.GetInt64(1) == 0 ? 1 : 0;
+        }
+
+        return (ids, unexported);
+    }
+
+    [Fact]
+    public async Task Agent_exports_every_result_to_postgres_once_and_sends_the_last_ones_when_stopping()
+    {
+        await using var target = await TargetServer.StartAsync();
+        using var folder = new TempFolder();
+        string cs = await server.CreateDatabaseAsync();
+        var b = new NpgsqlConnectionStringBuilder(cs);
+        string config = AgentConfig.Write(folder, [.. Enumerable.Range(0, 5).Select(i => AgentConfig.Tcp($"tcp {i}", target.Port))]);
+        AgentConfig.Edit(config, root => root["externalDatabaseUri"] = $"postgresql://{b.Username}@{b.Host}:{b.Port}/{b.Database}");
+
+        await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config], new Dictionary<string, string?> { ["TOCSIN_PG_PASSWORD"] = server.Password });
+        await Poll.UntilAsync(() => CentralCount(cs), n => n >= 15, TimeSpan.FromSeconds(60), "results in PostgreSQL", () => agent.Output);
+        agent.Signal("TERM");
+        int code = await agent.WaitForExitAsync(TimeSpan.FromSeconds(45));
+        Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
+
+        var (local, unexported) = LocalIds(AgentConfig.OutboxPath(folder));
+        Assert.Equal(0, unexported);
+        Assert.Equal(local, CentralIds(cs));
+        Assert.DoesNotContain(server.Password, agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_with_a_wrong_postgres_password_keeps_checking_and_logs_why_without_the_password()
+    {
+        await using var target = await TargetServer.StartAsync();
+        using var folder = new TempFolder();
+        string cs = await server.CreateDatabaseAsync();
+        var b = new NpgsqlConnectionStringBuilder(cs);
+        const string wrong = "wrong-pw-5b1c9e";
+        string config = AgentConfig.Write(folder, AgentConfig.Tcp("tcp", target.Port));
+        AgentConfig.Edit(config, root => root["externalDatabaseUri"] = $"postgresql://{b.Username}:{wrong}@{b.Host}:{b.Port}/{b.Database}");
+
+        await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config]);
+        string outbox = AgentConfig.OutboxPath(folder);
+        await Poll.UntilAsync(() => agent.FindLog("Export to PostgreSQL failed") is not null, ok => ok, TimeSpan.FromSeconds(60), "an export failure log line", () => agent.Output);
+        await Poll.UntilAsync(() => OutboxFile.CountResults(outbox), n => n >= 3, TimeSpan.FromSeconds(60), "results kept locally", () => agent.Output);
+        Assert.False(agent.HasExited, agent.Output);
+        agent.Signal("TERM");
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(45)));
+
+        Assert.Contains("password authentication failed", agent.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(wrong, agent.Output, StringComparison.Ordinal);
+        Assert.Equal(0, LocalIds(outbox).All.Count - LocalIds(outbox).Unexported);
+    }
+}
