@@ -24,4 +24,25 @@ public sealed class PostgresServerTests(PostgresServer server) : IClassFixture<P
         var ex = await Assert.ThrowsAsync<PostgresException>(() => c.OpenAsync(TestContext.Current.CancellationToken));
         Assert.Equal("28P01", ex.SqlState);
     }
+
+    [Fact]
+    public async Task Fixture_server_comes_back_after_being_stopped_and_after_being_killed()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await server.StopAsync();
+        await Assert.ThrowsAsync<NpgsqlException>(() => OpenAsync(cs));
+        await server.StartAsync();
+        await OpenAsync(cs);
+
+        server.Kill();
+        await Assert.ThrowsAsync<NpgsqlException>(() => OpenAsync(cs));
+        await server.StartAsync();
+        await OpenAsync(cs);
+    }
+
+    private static async Task OpenAsync(string cs)
+    {
+        await using var c = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(cs) { Pooling = false }.ConnectionString);
+        await c.OpenAsync(TestContext.Current.CancellationToken);
+    }
 }
