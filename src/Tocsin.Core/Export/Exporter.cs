@@ -51,7 +51,8 @@ public sealed record ExporterOptions
 /// <param name="LastErrorAt">When the last failure happened (UTC), or null.</param>
 /// <param name="ConsecutiveFailures">Failed attempts since the last success.</param>
 /// <param name="NextAttemptAt">When the next attempt after a failure is due (UTC), or null when not backing off.</param>
-/// <param name="RowsExported">Results exported by this process (re-sent rows counted again).</param>
+/// <param name="RowsExported">Results exported from this outbox since it was created (re-sent rows counted again;
+/// read from the outbox, it may lag a few seconds behind a running agent).</param>
 /// <param name="RowsPerSecond">Rate of the last batch (read, send, commit and mark), in rows per second.</param>
 /// <param name="BatchSize">The current batch size, in rows.</param>
 public sealed record ExportStatus(
@@ -86,6 +87,9 @@ public sealed partial class Exporter : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly long _rowsExportedBefore;
+    private DateTimeOffset _lastPersisted = DateTimeOffset.MinValue;
+    private bool _persistedFailure;
     private readonly Lock _statusLock = new();
     private bool _migrated;
     private DateTimeOffset _nextMaintenance = DateTimeOffset.MinValue;
@@ -108,9 +112,92 @@ public sealed partial class Exporter : IDisposable
         _time = time;
         _logger = logger;
         _batchSize = Math.Clamp(options.InitialBatchSize, options.MinBatchSize, options.MaxBatchSize);
+        _rowsExportedBefore = ReadPersisted(outbox.ReadAgentValues()).RowsExported;
     }
 
-    /// <summary>Results exported by this process so far.</summary>
+    /// <summary>Time between two saves of the status to the outbox while batches succeed (failures are saved at once). <value>5 s.</value></summary>
+    public static readonly TimeSpan StatusSaveInterval = TimeSpan.FromSeconds(5);
+
+    private const string KeyLastSuccess = "export.last_success_at";
+    private const string KeyLastError = "export.last_error";
+    private const string KeyLastErrorAt = "export.last_error_at";
+    private const string KeyFailures = "export.consecutive_failures";
+    private const string KeyNextAttempt = "export.next_attempt_at";
+    private const string KeyRowsExported = "export.rows_exported";
+    private const string KeyRowsPerSecond = "export.rows_per_second";
+    private const string KeyBatchSize = "export.batch_size";
+
+    /// <summary>
+    /// The export status as the outbox knows it, without a running exporter (for <c>tocsin export status</c>):
+    /// the backlog, and what the agent's exporter last saved (at most <see cref="StatusSaveInterval"/> old while it runs).
+    /// </summary>
+    /// <exception cref="SqliteException">When the outbox cannot be read.</exception>
+    public static ExportStatus ReadStatus(SqliteOutbox outbox, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(outbox);
+        var backlog = outbox.ReadExportBacklog();
+        var saved = ReadPersisted(outbox.ReadAgentValues());
+        return saved with
+        {
+            PendingRows = backlog.Pending,
+            OldestPendingAge = backlog.OldestStartedAt is { } oldest ? (now - oldest < TimeSpan.Zero ? TimeSpan.Zero : now - oldest) : null,
+        };
+    }
+
+    private static ExportStatus ReadPersisted(IReadOnlyDictionary<string, string> v)
+    {
+        static DateTimeOffset? Time(IReadOnlyDictionary<string, string> v, string key) =>
+            v.TryGetValue(key, out string? s) && DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+        static long Number(IReadOnlyDictionary<string, string> v, string key) =>
+            v.TryGetValue(key, out string? s) && long.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out long n) ? n : 0;
+        return new ExportStatus(
+            0, null, Time(v, KeyLastSuccess), v.GetValueOrDefault(KeyLastError), Time(v, KeyLastErrorAt), (int)Number(v, KeyFailures),
+            Time(v, KeyNextAttempt), Number(v, KeyRowsExported),
+            v.TryGetValue(KeyRowsPerSecond, out string? r) && double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out double rate) ? rate : 0,
+            (int)Number(v, KeyBatchSize));
+    }
+
+    /// <summary>Saves the status to the outbox: at once after a failure or the first success after one, else at most every <see cref="StatusSaveInterval"/>.</summary>
+    private void SaveStatus(bool failure, bool force = false)
+    {
+        var now = _time.GetUtcNow();
+        if (!force && !failure && !_persistedFailure && now - _lastPersisted < StatusSaveInterval)
+        {
+            return;
+        }
+
+        static string? Iso(DateTimeOffset? t) => t?.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        Dictionary<string, string?> values;
+        bool failing;
+        lock (_statusLock)
+        {
+            failing = _failures > 0;
+            values = new Dictionary<string, string?>(StringComparer.Ordinal)
+            {
+                [KeyLastSuccess] = Iso(_lastSuccessAt),
+                [KeyLastError] = _lastError,
+                [KeyLastErrorAt] = Iso(_lastErrorAt),
+                [KeyFailures] = _failures.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                [KeyNextAttempt] = Iso(_nextAttemptAt),
+                [KeyRowsExported] = (_rowsExportedBefore + _rowsExported).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                [KeyRowsPerSecond] = _rowsPerSecond.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture),
+                [KeyBatchSize] = _batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+        }
+
+        try
+        {
+            _outbox.WriteAgentValues(values);
+            _lastPersisted = now;
+            _persistedFailure = failing;
+        }
+        catch (SqliteException ex)
+        {
+            LogStatusNotSaved(_logger, ex.SqliteErrorCode);
+        }
+    }
+
+    /// <summary>Results exported by this exporter so far.</summary>
     public long RowsExported => Interlocked.Read(ref _rowsExported);
 
     /// <summary>The current status; reads the backlog from the outbox.</summary>
@@ -124,7 +211,7 @@ public sealed partial class Exporter : IDisposable
             return new ExportStatus(
                 backlog.Pending,
                 backlog.OldestStartedAt is { } oldest ? (now - oldest < TimeSpan.Zero ? TimeSpan.Zero : now - oldest) : null,
-                _lastSuccessAt, _lastError, _lastErrorAt, _failures, _nextAttemptAt, RowsExported, _rowsPerSecond, _batchSize);
+                _lastSuccessAt, _lastError, _lastErrorAt, _failures, _nextAttemptAt, _rowsExportedBefore + RowsExported, _rowsPerSecond, _batchSize);
         }
     }
 
@@ -197,6 +284,7 @@ public sealed partial class Exporter : IDisposable
             RecordFailure(ex);
         }
 
+        SaveStatus(failure: false, force: true);
         return total;
     }
 
@@ -220,6 +308,11 @@ public sealed partial class Exporter : IDisposable
             if (rows.Count == 0)
             {
                 RecordSuccess(0, TimeSpan.Zero, full: false);
+                if (_persistedFailure)
+                {
+                    SaveStatus(failure: false);
+                }
+
                 return 0;
             }
 
@@ -236,6 +329,7 @@ public sealed partial class Exporter : IDisposable
             }
 
             RecordSuccess(rows.Count, elapsed, full: rows.Count == size);
+            SaveStatus(failure: false);
             return rows.Count;
         }
         finally
@@ -368,6 +462,7 @@ public sealed partial class Exporter : IDisposable
             _nextAttemptAt = _lastErrorAt + delay;
         }
 
+        SaveStatus(failure: true);
         if (ex is CentralSchemaTooNewException)
         {
             LogSchemaTooNew(_logger, reason);
@@ -407,6 +502,9 @@ public sealed partial class Exporter : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Export to PostgreSQL failed ({Reason}, {ExceptionType}); rows stay in the outbox; retrying in {Delay}")]
     private static partial void LogExportFailed(ILogger logger, string reason, string exceptionType, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not save the export status to the outbox (SQLite error {Code}); export goes on")]
+    private static partial void LogStatusNotSaved(ILogger logger, int code);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Export paused: {Reason}")]
     private static partial void LogSchemaTooNew(ILogger logger, string reason);

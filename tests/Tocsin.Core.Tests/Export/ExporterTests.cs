@@ -99,6 +99,32 @@ public sealed class ExporterTests(PostgresServer server) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task Status_is_saved_in_the_outbox_for_other_processes_and_the_count_carries_over_restarts()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var source = NpgsqlDataSource.Create(cs);
+        using var outbox = new SqliteOutbox(_folder.File("local.db"));
+        outbox.WriteBatch(Results(1_500));
+        using (var exporter = NewExporter(outbox, source))
+        {
+            Assert.Equal(1_500, await exporter.FlushAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        var saved = Exporter.ReadStatus(outbox, DateTimeOffset.UtcNow);
+        Assert.Equal(1_500, saved.RowsExported);
+        Assert.NotNull(saved.LastSuccessAt);
+        Assert.Null(saved.LastError);
+        Assert.Equal(0, saved.PendingRows);
+
+        outbox.WriteBatch(Results(10, offset: 1));
+        using (var restarted = NewExporter(outbox, source))
+        {
+            Assert.Equal(10, await restarted.FlushAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(1_510, restarted.GetStatus().RowsExported);
+        }
+    }
+
+    [Fact]
     public async Task Exported_rows_keep_their_fields_and_this_agents_id()
     {
         string cs = await server.CreateDatabaseAsync();
@@ -284,6 +310,13 @@ public sealed class ExporterTests(PostgresServer server) : IClassFixture<Postgre
         var status = exporter.GetStatus();
         Assert.Equal(1, status.PendingRows);
         Assert.NotNull(status.LastError);
+
+        // What `tocsin export status` shows from another process.
+        var saved = Exporter.ReadStatus(outbox, DateTimeOffset.UtcNow);
+        Assert.Equal(status.LastError, saved.LastError);
+        Assert.True(saved.ConsecutiveFailures >= failures);
+        Assert.Equal(1, saved.PendingRows);
+        Assert.NotNull(saved.OldestPendingAge);
         return status;
     }
 }

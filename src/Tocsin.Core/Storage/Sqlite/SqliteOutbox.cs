@@ -282,6 +282,53 @@ public sealed class SqliteOutbox : IDisposable
     }
 
     /// <summary>
+    /// Stores small facts about this agent (e.g. the exporter's last success and error, for
+    /// <c>tocsin export status</c> run from another process), in one transaction; a null value removes the key.
+    /// </summary>
+    /// <exception cref="SqliteException">When the write fails.</exception>
+    public void WriteAgentValues(IReadOnlyDictionary<string, string?> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            using var cmd = _writer.CreateCommand();
+            cmd.Transaction = tx;
+            foreach (var (key, value) in values)
+            {
+                cmd.Parameters.Clear();
+                cmd.CommandText = value is null ? SqliteSchema.DeleteAgentValue : SqliteSchema.UpsertAgentValue;
+                cmd.Parameters.AddWithValue("$key", key);
+                if (value is not null)
+                {
+                    cmd.Parameters.AddWithValue("$value", value);
+                }
+
+                cmd.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+        }
+    }
+
+    /// <summary>Every stored fact about this agent, by key (includes <c>agent_id</c>).</summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public IReadOnlyDictionary<string, string> ReadAgentValues()
+    {
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectAgentValues;
+        using var reader = cmd.ExecuteReader();
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            values[reader.GetString(0)] = reader.GetString(1);
+        }
+
+        return values;
+    }
+
+    /// <summary>
     /// The smallest UUIDv7 text for a time: ids of results started before <paramref name="at"/> sort below
     /// it (the first 48 bits of a UUIDv7 are the Unix time in ms).
     /// </summary>

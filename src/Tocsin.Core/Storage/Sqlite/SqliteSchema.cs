@@ -116,5 +116,11 @@ internal static class SqliteSchema
 
     public const string SelectAgentId = "SELECT value FROM agent WHERE key = 'agent_id';";
 
+    public const string UpsertAgentValue = "INSERT INTO agent (key, value) VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value;";
+
+    public const string DeleteAgentValue = "DELETE FROM agent WHERE key = $key;";
+
+    public const string SelectAgentValues = "SELECT key, value FROM agent;";
+
     public const string InsertAgentId = "INSERT OR IGNORE INTO agent (key, value) VALUES ('agent_id', $id);";
 }
