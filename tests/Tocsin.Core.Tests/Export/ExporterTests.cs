@@ -239,6 +239,43 @@ public sealed class ExporterTests(PostgresServer server) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task Postgres_killed_while_a_backlog_is_being_copied_loses_and_duplicates_nothing()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var source = NpgsqlDataSource.Create(cs);
+        using var outbox = new SqliteOutbox(_folder.File("local.db"));
+        var results = Results(60_000);
+        outbox.WriteBatch(results);
+        using var exporter = NewExporter(outbox, source, FastRetries with { InitialBatchSize = 10_000 });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var running = Task.Run(() => exporter.RunAsync(stop.Token), Ct);
+        try
+        {
+            // Kill as soon as the first batch is in: the next one is being read or copied.
+            await WaitUntilAsync(() => exporter.RowsExported > 0, TimeSpan.FromSeconds(60));
+            server.Kill();
+            try
+            {
+                await WaitUntilAsync(() => exporter.GetStatus().ConsecutiveFailures >= 2, TimeSpan.FromSeconds(30));
+                Assert.True(exporter.GetStatus().PendingRows > 0);
+            }
+            finally
+            {
+                await server.StartAsync();
+            }
+
+            await WaitUntilAsync(() => exporter.GetStatus().PendingRows == 0, TimeSpan.FromSeconds(120));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+        }
+
+        Assert.Equal(results.Select(r => r.Id).ToHashSet(), await CentralIdsAsync(cs));
+    }
+
+    [Fact]
     public async Task Wrong_password_keeps_the_exporter_running_and_the_status_says_why_without_the_password()
     {
         const string wrong = "not-the-password-7f3a";
