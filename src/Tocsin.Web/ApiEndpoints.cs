@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Tocsin.Configuration;
+using Tocsin.Export;
 using Tocsin.Status;
 using Tocsin.Storage;
 using Tocsin.Storage.Sqlite;
@@ -19,7 +21,8 @@ public static class ApiEndpoints
     /// <summary>
     /// Maps <c>GET /api/v1/checks</c> (array of <see cref="CheckStatusView"/>),
     /// <c>GET /api/v1/checks/{name}</c>, <c>GET /api/v1/checks/{name}/results?limit=N</c>
-    /// (newest first, 1 ≤ N ≤ 1000, default 100; array of <see cref="ResultView"/>) and <c>GET /healthz</c>.
+    /// (newest first, 1 ≤ N ≤ 1000, default 100; array of <see cref="ResultView"/>), <c>GET /api/v1/export</c>
+    /// (an <see cref="ExportStatusView"/>, live from the <see cref="Exporter"/> when one is registered) and <c>GET /healthz</c>.
     /// Needs <see cref="TocsinConfig"/>, <see cref="SqliteOutbox"/> and <see cref="ResultWriter"/> in services.
     /// </summary>
     public static IEndpointRouteBuilder MapTocsinApi(this IEndpointRouteBuilder endpoints)
@@ -56,6 +59,14 @@ public static class ApiEndpoints
             }
 
             return TypedResults.Ok(outbox.ReadResults(name, n).Select(ResultView.From));
+        });
+
+        api.MapGet("/export", (HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+        {
+            var time = context.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System;
+            var exporter = context.RequestServices.GetService<Exporter>();
+            var status = exporter?.GetStatus() ?? Exporter.ReadStatus(outbox, time.GetUtcNow());
+            return TypedResults.Ok(ExportStatusView.From(status, config.ExternalDatabaseUri, time.GetUtcNow()));
         });
 
         endpoints.MapGet("/healthz", (TocsinConfig config, ResultWriter writer) =>

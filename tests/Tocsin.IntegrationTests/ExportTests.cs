@@ -94,6 +94,20 @@ public sealed class ExportTests(PostgresServer server) : IClassFixture<PostgresS
         await Poll.UntilAsync(() => agent.FindLog("Export to PostgreSQL failed") is not null, ok => ok, TimeSpan.FromSeconds(60), "an export failure log line", () => agent.Output);
         await Poll.UntilAsync(() => OutboxFile.CountResults(outbox), n => n >= 3, TimeSpan.FromSeconds(60), "results kept locally", () => agent.Output);
         Assert.False(agent.HasExited, agent.Output);
+
+        using var http = new HttpClient { BaseAddress = await agent.ListeningAddressAsync(TimeSpan.FromSeconds(30)) };
+        string body = await http.GetStringAsync(new Uri("/api/v1/export", UriKind.Relative), TestContext.Current.CancellationToken);
+        using (var doc = System.Text.Json.JsonDocument.Parse(body))
+        {
+            var root = doc.RootElement;
+            Assert.True(root.GetProperty("configured").GetBoolean(), body);
+            Assert.Contains("password authentication failed", root.GetProperty("lastError").GetString(), StringComparison.Ordinal);
+            Assert.Contains(":***@", root.GetProperty("target").GetString(), StringComparison.Ordinal);
+            Assert.True(root.GetProperty("pendingRows").GetInt64() >= 3, body);
+            Assert.True(root.GetProperty("consecutiveFailures").GetInt32() >= 1, body);
+        }
+
+        Assert.DoesNotContain(wrong, body, StringComparison.Ordinal);
         agent.Signal("TERM");
         Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(45)));
 

@@ -49,20 +49,7 @@ internal static class ExportCommands
                 status = new ExportStatus(0, null, null, null, null, 0, null, 0, 0, 0);
             }
 
-            var view = new ExportStatusView(
-                config.ExternalDatabaseUri is not null,
-                config.ExternalDatabaseUri is { } uri ? Secrets.RedactConnectionString(uri) : null,
-                status.PendingRows,
-                status.OldestPendingAge is { } age ? now - age : null,
-                status.OldestPendingAge?.TotalSeconds,
-                status.LastSuccessAt,
-                status.LastError,
-                status.LastErrorAt,
-                status.ConsecutiveFailures,
-                status.NextAttemptAt,
-                status.RowsExported,
-                status.RowsPerSecond,
-                status.BatchSize);
+            var view = ExportStatusView.From(status, config.ExternalDatabaseUri, now);
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(view, Json));
@@ -89,19 +76,3 @@ internal static class ExportCommands
 
     private static string Age(TimeSpan age) => Duration.Format(TimeSpan.FromSeconds(Math.Floor(age.TotalSeconds)));
 }
-
-/// <summary>What <c>tocsin export status --json</c> prints; times are UTC ISO 8601, ages in seconds.</summary>
-internal sealed record ExportStatusView(
-    bool Configured,
-    string? Target,
-    long PendingRows,
-    DateTimeOffset? OldestPendingAt,
-    double? OldestPendingAgeSeconds,
-    DateTimeOffset? LastSuccessAt,
-    string? LastError,
-    DateTimeOffset? LastErrorAt,
-    int ConsecutiveFailures,
-    DateTimeOffset? NextAttemptAt,
-    long RowsExported,
-    double RowsPerSecond,
-    int BatchSize);
