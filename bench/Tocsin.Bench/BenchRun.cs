@@ -45,6 +45,11 @@ internal sealed record Figures
 
     public required (double P50, double P99, double Max) StoredLagMs { get; init; }
 
+    /// <summary>Lag of the stored rows that started after the first <see cref="SteadyAfterSeconds"/> of the window.</summary>
+    public required (double P50, double P99, double Max) SteadyLagMs { get; init; }
+
+    public required double SteadyAfterSeconds { get; init; }
+
     public required double StopSeconds { get; init; }
 
     public required TimeSpan Cpu { get; init; }
@@ -142,6 +147,8 @@ internal static class BenchRun
             Lag = listener.Lag,
             RunDuration = listener.RunDuration,
             StoredLagMs = StoredLag(dbPath, w.UnixMs),
+            SteadyLagMs = StoredLag(dbPath, w.UnixMs + (long)(SteadyAfter(o).TotalMilliseconds)),
+            SteadyAfterSeconds = SteadyAfter(o).TotalSeconds,
             StopSeconds = stopSeconds,
             Cpu = end.Cpu - w.Cpu,
             CpuUser = end.CpuUser - w.CpuUser,
@@ -156,6 +163,10 @@ internal static class BenchRun
             LogSamples = [.. logs.Samples],
         };
     }
+
+    /// <summary>Start-up (JIT tiering, the first interval's burst) is over by then: 15 s, or a quarter of a shorter window.</summary>
+    private static TimeSpan SteadyAfter(BenchOptions o) =>
+        TimeSpan.FromSeconds(Math.Min(15, Math.Floor(o.Duration.TotalSeconds / 4)));
 
     private static List<CheckDefinition> BuildChecks(BenchOptions o)
     {

@@ -17,6 +17,7 @@ internal static class Report
         Line("runs/s", $"{f.AchievedRate:F1} achieved of {o.ScheduledRate:F1} scheduled ({f.AchievedRate / o.ScheduledRate * 100:F1} %); {f.OkRate:F1} OK runs/s");
         Line("schedule lag", $"p50 {f.Lag.Percentile(0.50):F2} ms  p99 {f.Lag.Percentile(0.99):F2} ms  max {f.Lag.MaxMs:F1} ms  (tocsin.scheduler.lag, {f.Lag.Count} runs)");
         Line("", $"p50 {f.StoredLagMs.P50:F0} ms  p99 {f.StoredLagMs.P99:F0} ms  max {f.StoredLagMs.Max:F0} ms  (stored rows started in the window: started_at - scheduled_at, ms resolution)");
+        Line("", $"p50 {f.SteadyLagMs.P50:F0} ms  p99 {f.SteadyLagMs.P99:F0} ms  max {f.SteadyLagMs.Max:F0} ms  (stored rows started after the window's first {f.SteadyAfterSeconds:F0} s)");
         Line("run duration", $"p50 {f.RunDuration.Percentile(0.50):F2} ms  p99 {f.RunDuration.Percentile(0.99):F2} ms  max {f.RunDuration.MaxMs:F1} ms");
         Line("results", $"{f.ResultsStored} stored of {f.RunsMade} runs made (whole run, warm-up and stop included): {(f.ResultsStored == f.RunsMade ? "all stored" : "MISSING " + (f.RunsMade - f.ResultsStored))} (writer committed {f.WriterCommitted}); OK {f.Ok}, not OK {f.NotOk}");
         if (f.FirstProblem is not null)
@@ -60,6 +61,10 @@ internal static class Report
             ("lag_max_ms", Math.Round(f.Lag.MaxMs, 1)),
             ("stored_lag_p50_ms", f.StoredLagMs.P50),
             ("stored_lag_p99_ms", f.StoredLagMs.P99),
+            ("steady_after_s", f.SteadyAfterSeconds),
+            ("steady_lag_p50_ms", f.SteadyLagMs.P50),
+            ("steady_lag_p99_ms", f.SteadyLagMs.P99),
+            ("steady_lag_max_ms", f.SteadyLagMs.Max),
             ("run_p50_ms", Math.Round(f.RunDuration.Percentile(0.50), 2)),
             ("run_p99_ms", Math.Round(f.RunDuration.Percentile(0.99), 2)),
             ("runs_made", f.RunsMade),
