@@ -52,6 +52,11 @@ internal sealed record Figures
 
     public required double StopSeconds { get; init; }
 
+    /// <summary>Outbox transactions committed from the window's start to the end.</summary>
+    public required long WriterBatches { get; init; }
+
+    public required long WriterBatched { get; init; }
+
     public required TimeSpan Cpu { get; init; }
 
     public required TimeSpan CpuUser { get; init; }
@@ -117,6 +122,7 @@ internal static class BenchRun
 
         // The measured window starts here: fresh histograms and counter baselines.
         listener.StartWindow();
+        var commits0 = listener.Commits;
         var w = Snapshot.Take(self, sink, clock);
         await ProgressAsync(o, o.Warmup + o.Duration, "measure", clock, sink, scheduler, writer, listener, self).ConfigureAwait(false);
         long runsInWindow = sink.Count - w.Runs;
@@ -129,6 +135,7 @@ internal static class BenchRun
         double stopSeconds = clock.Elapsed.TotalSeconds - w.Seconds - windowSeconds;
 
         var end = Snapshot.Take(self, sink, clock);
+        var commits = listener.Commits;
         return new Figures
         {
             ElapsedSeconds = windowSeconds,
@@ -150,6 +157,8 @@ internal static class BenchRun
             SteadyLagMs = StoredLag(dbPath, w.UnixMs + (long)(SteadyAfter(o).TotalMilliseconds)),
             SteadyAfterSeconds = SteadyAfter(o).TotalSeconds,
             StopSeconds = stopSeconds,
+            WriterBatches = commits.Batches - commits0.Batches,
+            WriterBatched = commits.Results - commits0.Results,
             Cpu = end.Cpu - w.Cpu,
             CpuUser = end.CpuUser - w.CpuUser,
             RssBeforeMb = rssBefore,

@@ -51,7 +51,13 @@ internal static class Parts
 
     private static void Outbox(List<string> summary)
     {
-        const int batches = 50, batchSize = 2_000;
+        // Batches of 2,000 (the writer's most, when results pile up) and of 1 (when they trickle in).
+        OutboxWith(summary, "outbox", batches: 50, batchSize: 2_000);
+        OutboxWith(summary, "outbox1", batches: 5_000, batchSize: 1);
+    }
+
+    private static void OutboxWith(List<string> summary, string key, int batches, int batchSize)
+    {
         var dir = Directory.CreateTempSubdirectory("tocsin-bench-parts-");
         try
         {
@@ -65,7 +71,7 @@ internal static class Parts
                     for (int i = 0; i < batchSize; i++)
                     {
                         var details = new JsonObject { ["remoteAddress"] = "127.0.0.1", ["dnsMs"] = 0.002, ["connectMs"] = 0.1, ["ttfbMs"] = 0.8, ["totalMs"] = 0.9, ["bodyBytes"] = 52, ["httpVersion"] = "1.1" };
-                        batch[i] = new CheckResult(Guid.CreateVersion7(now), $"bench-{(b * batchSize) + i:D6}", "http", CheckState.OK, now, now, now, 0.9, 200, "status 200 in 1 ms", details);
+                        batch[i] = new CheckResult(Guid.CreateVersion7(now), $"bench-{((b * batchSize) + i) % 10_000:D6}", "http", CheckState.OK, now, now, now, 0.9, 200, "status 200 in 1 ms", details);
                     }
 
                     all.Add(batch);
@@ -79,10 +85,11 @@ internal static class Parts
                     }
                 });
                 int n = batches * batchSize;
+                string label = string.Create(CultureInfo.InvariantCulture, $"SqliteOutbox.WriteBatch ({batchSize:N0} per batch)");
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {"SqliteOutbox.WriteBatch (2,000 per batch)",-48} {n / wall.TotalSeconds,9:F0} results/s  {cpu.TotalMilliseconds * 1000 / n,6:F1} µs CPU per result"));
-                summary.Add(string.Create(CultureInfo.InvariantCulture, $"outbox_per_s={n / wall.TotalSeconds:F0}"));
-                summary.Add(string.Create(CultureInfo.InvariantCulture, $"outbox_us={cpu.TotalMilliseconds * 1000 / n:F1}"));
+                    $"  {label,-48} {n / wall.TotalSeconds,9:F0} results/s  {cpu.TotalMilliseconds * 1000 / n,6:F1} µs CPU per result"));
+                summary.Add(string.Create(CultureInfo.InvariantCulture, $"{key}_per_s={n / wall.TotalSeconds:F0}"));
+                summary.Add(string.Create(CultureInfo.InvariantCulture, $"{key}_us={cpu.TotalMilliseconds * 1000 / n:F1}"));
             }
 
             SqliteConnection.ClearAllPools();

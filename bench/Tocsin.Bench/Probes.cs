@@ -16,13 +16,15 @@ internal sealed class EngineMetricsListener : IDisposable
     private readonly MeterListener _listener = new();
     private LatencyHistogram _lag = new();
     private LatencyHistogram _runDuration = new();
+    private long _batches;
+    private long _batched;
 
     public EngineMetricsListener()
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name == TocsinMetrics.MeterName
-                && instrument.Name is "tocsin.scheduler.lag" or "tocsin.check.duration")
+                && instrument.Name is "tocsin.scheduler.lag" or "tocsin.check.duration" or "tocsin.results.written")
             {
                 listener.EnableMeasurementEvents(instrument, this);
             }
@@ -32,6 +34,13 @@ internal sealed class EngineMetricsListener : IDisposable
             var self = (EngineMetricsListener)state!;
             (instrument.Name == "tocsin.scheduler.lag" ? self.Lag : self.RunDuration).Record(value);
         });
+        // The writer adds each committed batch's size once: one measurement = one transaction.
+        _listener.SetMeasurementEventCallback<long>(static (_, value, _, state) =>
+        {
+            var self = (EngineMetricsListener)state!;
+            Interlocked.Increment(ref self._batches);
+            Interlocked.Add(ref self._batched, value);
+        });
         _listener.Start();
     }
 
@@ -40,6 +49,9 @@ internal sealed class EngineMetricsListener : IDisposable
 
     /// <summary>Run duration in ms, as the executor records it, since the window started.</summary>
     public LatencyHistogram RunDuration { get => Volatile.Read(ref _runDuration); private set => Volatile.Write(ref _runDuration, value); }
+
+    /// <summary>Outbox transactions the writer committed, and the results in them.</summary>
+    public (long Batches, long Results) Commits => (Interlocked.Read(ref _batches), Interlocked.Read(ref _batched));
 
     /// <summary>Starts new, empty histograms (the end of a warm-up).</summary>
     public void StartWindow()

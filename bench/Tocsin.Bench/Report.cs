@@ -20,6 +20,7 @@ internal static class Report
         Line("", $"p50 {f.SteadyLagMs.P50:F0} ms  p99 {f.SteadyLagMs.P99:F0} ms  max {f.SteadyLagMs.Max:F0} ms  (stored rows started after the window's first {f.SteadyAfterSeconds:F0} s)");
         Line("run duration", $"p50 {f.RunDuration.Percentile(0.50):F2} ms  p99 {f.RunDuration.Percentile(0.99):F2} ms  max {f.RunDuration.MaxMs:F1} ms");
         Line("results", $"{f.ResultsStored} stored of {f.RunsMade} runs made (whole run, warm-up and stop included): {(f.ResultsStored == f.RunsMade ? "all stored" : "MISSING " + (f.RunsMade - f.ResultsStored))} (writer committed {f.WriterCommitted}); OK {f.Ok}, not OK {f.NotOk}");
+        Line("outbox writer", $"{f.WriterBatches} transactions for {f.WriterBatched} results since the window started: {AvgBatch(f):F1} results per transaction");
         if (f.FirstProblem is not null)
         {
             Line("first problem", $"{f.FirstProblem}");
@@ -74,6 +75,8 @@ internal static class Report
             ("skipped_overlap", f.SkippedOverlap),
             ("skipped_behind", f.SkippedBehind),
             ("cancelled_by_stop", f.CancelledByStop),
+            ("writer_batches", f.WriterBatches),
+            ("writer_avg_batch", Math.Round(AvgBatch(f), 1)),
             ("cpu_s", Math.Round(f.Cpu.TotalSeconds, 1)),
             ("cpu_cores", Math.Round(f.Cpu.TotalSeconds / (f.ElapsedSeconds + f.StopSeconds), 2)),
             ("cpu_us_per_run", Math.Round(CpuPerRunMicros(f))),
@@ -94,6 +97,8 @@ internal static class Report
 
         File.WriteAllText(path, s.ToString());
     }
+
+    private static double AvgBatch(Figures f) => f.WriterBatched / (double)Math.Max(1, f.WriterBatches);
 
     private static double CpuPerRunMicros(Figures f) => f.Cpu.TotalMilliseconds * 1000 / Math.Max(1, f.RunsSinceWindow);
 
