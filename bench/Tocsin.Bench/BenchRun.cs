@@ -206,7 +206,7 @@ internal static class BenchRun
                 await Task.Delay(step).ConfigureAwait(false);
             }
 
-            if (o.Progress <= TimeSpan.Zero)
+            if (o.Progress <= TimeSpan.Zero || clock.Elapsed >= until)
             {
                 continue;
             }
