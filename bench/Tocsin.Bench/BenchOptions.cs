@@ -1,0 +1,131 @@
+using System.Globalization;
+
+namespace Tocsin.Bench;
+
+/// <summary>Command-line options of the benchmark.</summary>
+internal sealed record BenchOptions
+{
+    public const string Usage = """
+        tocsin-bench: drives the real Tocsin engine (Scheduler, CheckExecutor, HttpCheckRunner,
+        ResultWriter, SqliteOutbox) in-process against a loopback HTTP target and prints figures.
+
+        Options:
+          --checks N             number of http checks                        (default 10000)
+          --interval D           interval of every check, e.g. 5s             (default 5s)
+          --warmup D             run this long before measuring               (default 0s)
+          --duration D           measured time, after the warm-up            (default 60s)
+          --target URL           loopback URL every check GETs                (default http://127.0.0.1:8080/)
+          --max-concurrent N     scheduler's MaxConcurrentRuns                (default 1024, the engine default)
+          --timeout D            every check's timeout                        (default interval/2, at most 10s)
+          --name TEXT            label printed with the figures               (default "run")
+          --summary FILE         also write the figures as key=value lines to FILE
+          --expect-p99-lag-ms X  goal: p99 schedule lag below X ms            (optional)
+          --expect-peak-rss-mb X goal: peak RSS below X MB                    (optional)
+          --db FILE              SQLite outbox file (default: a new temp file, deleted at the end)
+          --parts                instead: time the engine's pieces one at a time (outbox write,
+                                 http runner alone, a plain shared HttpClient) for --duration each
+          --progress D           progress line to stderr every D             (default 5s; 0s = none)
+        """;
+
+    public int Checks { get; init; } = 10_000;
+
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
+
+    public TimeSpan Warmup { get; init; } = TimeSpan.Zero;
+
+    public Uri Target { get; init; } = new("http://127.0.0.1:8080/");
+
+    public int MaxConcurrent { get; init; } = 1024;
+
+    public TimeSpan? Timeout { get; init; }
+
+    public string Name { get; init; } = "run";
+
+    public string? SummaryFile { get; init; }
+
+    public double? ExpectP99LagMs { get; init; }
+
+    public double? ExpectPeakRssMb { get; init; }
+
+    public string? DatabaseFile { get; init; }
+
+    public bool Parts { get; init; }
+
+    public TimeSpan Progress { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The checks' timeout: the given one, else half the interval capped at 10 s.</summary>
+    public TimeSpan EffectiveTimeout =>
+        Timeout ?? TimeSpan.FromTicks(Math.Min(Interval.Ticks / 2, TimeSpan.FromSeconds(10).Ticks));
+
+    /// <summary>Runs per second the schedule asks for.</summary>
+    public double ScheduledRate => Checks / Interval.TotalSeconds;
+
+    /// <summary>Parses <paramref name="args"/>.</summary>
+    /// <exception cref="ArgumentException">With a message naming the option and the problem.</exception>
+    public static BenchOptions Parse(string[] args)
+    {
+        var o = new BenchOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string name = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value");
+            o = name switch
+            {
+                "--checks" => o with { Checks = Int(name, Value(), 1, 1_000_000) },
+                "--interval" => o with { Interval = Dur(name, Value(), TimeSpan.FromSeconds(1)) },
+                "--duration" => o with { Duration = Dur(name, Value(), TimeSpan.FromSeconds(1)) },
+                "--warmup" => o with { Warmup = Dur(name, Value(), TimeSpan.Zero) },
+                "--target" => o with { Target = Url(name, Value()) },
+                "--max-concurrent" => o with { MaxConcurrent = Int(name, Value(), 1, 100_000) },
+                "--timeout" => o with { Timeout = Dur(name, Value(), TimeSpan.FromMilliseconds(10)) },
+                "--name" => o with { Name = Value() },
+                "--summary" => o with { SummaryFile = Value() },
+                "--expect-p99-lag-ms" => o with { ExpectP99LagMs = Num(name, Value()) },
+                "--expect-peak-rss-mb" => o with { ExpectPeakRssMb = Num(name, Value()) },
+                "--db" => o with { DatabaseFile = Value() },
+                "--parts" => o with { Parts = true },
+                "--progress" => o with { Progress = Dur(name, Value(), TimeSpan.Zero) },
+                _ => throw new ArgumentException($"unknown option {name}"),
+            };
+        }
+
+        if (o.EffectiveTimeout >= o.Interval)
+        {
+            throw new ArgumentException($"--timeout {Configuration.Duration.Format(o.EffectiveTimeout)} must be shorter than --interval {Configuration.Duration.Format(o.Interval)}");
+        }
+
+        return o;
+    }
+
+    private static int Int(string name, string text, int min, int max) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= min && n <= max
+            ? n
+            : throw new ArgumentException($"{name} \"{text}\": expected a whole number from {min} to {max}");
+
+    private static double Num(string name, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) && n > 0
+            ? n
+            : throw new ArgumentException($"{name} \"{text}\": expected a positive number");
+
+    private static TimeSpan Dur(string name, string text, TimeSpan min) =>
+        Configuration.Duration.TryParse(text, out var d) && d >= min
+            ? d
+            : throw new ArgumentException($"{name} \"{text}\": expected {Configuration.Duration.Allowed}, at least {Configuration.Duration.Format(min)}");
+
+    private static Uri Url(string name, string text)
+    {
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+        {
+            throw new ArgumentException($"{name} \"{text}\": expected an absolute http(s) URL");
+        }
+
+        if (!uri.IsLoopback)
+        {
+            throw new ArgumentException($"{name} \"{text}\": the benchmark only targets loopback (127.0.0.1, ::1, localhost)");
+        }
+
+        return uri;
+    }
+}
