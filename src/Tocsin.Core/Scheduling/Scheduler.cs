@@ -40,6 +40,8 @@ public sealed partial class Scheduler : IDisposable
     private readonly SemaphoreSlim _limit;
     private int _inFlight;
     private TaskCompletionSource? _drained;
+    private bool _stopRequested;
+    private long _lastBehindLogTicks;
     private long _started, _skippedOverlap, _skippedBehind, _skippedStopping, _cancelled;
 
     /// <summary>Creates the scheduler for <paramref name="checks"/> (disabled ones are never run).</summary>
@@ -63,7 +65,10 @@ public sealed partial class Scheduler : IDisposable
     /// <summary>Runs skipped because the check's previous run was still going.</summary>
     public long RunsSkippedOverlap => Interlocked.Read(ref _skippedOverlap);
 
-    /// <summary>Runs skipped because the scheduler fell more than one interval behind (e.g. after a suspend).</summary>
+    /// <summary>
+    /// Runs skipped because the scheduler fell more than one interval behind (e.g. after a suspend), or
+    /// because a run waited a whole interval for a slot (<see cref="SchedulerOptions.MaxConcurrentRuns"/>).
+    /// </summary>
     public long RunsSkippedBehind => Interlocked.Read(ref _skippedBehind);
 
     /// <summary>
@@ -196,9 +201,27 @@ public sealed partial class Scheduler : IDisposable
             await _limit.WaitAsync(runsToken).ConfigureAwait(false);
             try
             {
+                var lag = _time.GetUtcNow() - due;
+                if (Volatile.Read(ref _stopRequested))
+                {
+                    // The stop grace is for runs already going, not for runs that got a slot during it.
+                    Interlocked.Increment(ref _skippedStopping);
+                    _metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "stopping"));
+                    return;
+                }
+
+                if (lag >= entry.Check.Interval)
+                {
+                    // Waited a whole interval for a slot: its result would be stale, and the next run is due.
+                    Interlocked.Increment(ref _skippedBehind);
+                    _metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "behind"));
+                    LogSlotWaitBehind(entry.Check.Name, lag);
+                    return;
+                }
+
                 started = true;
                 Interlocked.Increment(ref _started);
-                _metrics.ScheduleLag.Record((_time.GetUtcNow() - due).TotalMilliseconds);
+                _metrics.ScheduleLag.Record(lag.TotalMilliseconds);
                 var result = await _executor.RunAsync(entry.Check, due, runsToken).ConfigureAwait(false);
                 await _sink.WriteAsync(result, CancellationToken.None).ConfigureAwait(false);
             }
@@ -233,6 +256,7 @@ public sealed partial class Scheduler : IDisposable
 
     private async Task DrainAsync(CancellationTokenSource runs)
     {
+        Volatile.Write(ref _stopRequested, true);
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _drained, drained);
         if (Volatile.Read(ref _inFlight) == 0)
@@ -257,6 +281,17 @@ public sealed partial class Scheduler : IDisposable
     /// <inheritdoc />
     public void Dispose() => _limit.Dispose();
 
+    /// <summary>Logs a run skipped after waiting a whole interval for a slot, at most once a minute for all checks.</summary>
+    private void LogSlotWaitBehind(string check, TimeSpan lag)
+    {
+        long now = _time.GetUtcNow().UtcTicks;
+        long last = Interlocked.Read(ref _lastBehindLogTicks);
+        if (now - last >= SkipLogInterval.Ticks && Interlocked.CompareExchange(ref _lastBehindLogTicks, now, last) == last)
+        {
+            LogBehindSlot(_logger, check, lag, _options.MaxConcurrentRuns, RunsSkippedBehind);
+        }
+    }
+
     private sealed class Entry(CheckDefinition check)
     {
         public CheckDefinition Check { get; } = check;
@@ -277,6 +312,9 @@ public sealed partial class Scheduler : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduler fell behind: skipped {Missed} run(s) of {Check}")]
     private static partial void LogBehind(ILogger logger, string check, long missed);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped a run of {Check} that waited {Lag} for one of the {Slots} run slots, a whole interval; {Total} run(s) skipped as behind so far. Raise scheduler.maxConcurrentRuns or lengthen intervals")]
+    private static partial void LogBehindSlot(ILogger logger, string check, TimeSpan lag, int slots, long total);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Result of {Check} could not be handed to the outbox")]
     private static partial void LogSinkFailed(ILogger logger, Exception ex, string check);

@@ -277,6 +277,56 @@ public sealed class SchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_that_waited_a_whole_interval_for_a_slot_is_skipped_as_behind_not_run_late()
+    {
+        var kind = new ScriptedKind(async (check, ct) =>
+        {
+            await Task.Delay(check.Name == "hog" ? TimeSpan.FromSeconds(3) : TimeSpan.FromMilliseconds(10), _time, ct);
+            return new RunOutcome(CheckState.OK, "ok");
+        });
+        // One slot: "hog" holds it 3 s of every 10 s; "quick" (every 1 s) waits for it meanwhile.
+        var checks = new[] { Check("hog", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5)), Check("quick", TimeSpan.FromSeconds(1)) };
+        using var scheduler = NewScheduler(checks, kind, maxConcurrent: 1);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(25), TimeSpan.FromMilliseconds(100));
+        await StopAsync(stop, run);
+
+        Assert.True(scheduler.RunsSkippedBehind >= 1, "a run of quick waited longer than its interval");
+        Assert.All(_sink.Results, r => Assert.True(r.StartedAt - r.ScheduledAt < TimeSpan.FromSeconds(1), $"{r.CheckName} started {r.StartedAt - r.ScheduledAt} late"));
+        Assert.Contains(_sink.Results, r => r.CheckName == "quick");
+        Assert.Contains(_log.Lines, l => l.Contains("waited", StringComparison.Ordinal) && l.Contains("maxConcurrentRuns", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Runs_that_get_a_slot_during_the_stop_grace_are_skipped_not_started()
+    {
+        var kind = new ScriptedKind(async (check, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(20), _time, ct);
+            return new RunOutcome(CheckState.OK, "ok");
+        });
+        var checks = Enumerable.Range(0, 5).Select(i => Check($"c{i}", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(25))).ToList();
+        using var scheduler = NewScheduler(checks, kind, maxConcurrent: 1, grace: TimeSpan.FromSeconds(30));
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        for (int i = 0; i < 600 && scheduler.InFlight < 2; i++)
+        {
+            await AdvanceAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+        }
+
+        Assert.True(scheduler.InFlight >= 2, "a run should be waiting for the single slot");
+        long startedBeforeStop = scheduler.RunsStarted;
+
+        await StopAsync(stop, run);
+
+        Assert.Equal(startedBeforeStop, scheduler.RunsStarted);
+        Assert.True(scheduler.RunsSkippedStopping >= 1);
+        Assert.Equal(0, scheduler.RunsCancelled);
+        Assert.Equal(scheduler.RunsStarted, _sink.Results.Count);
+    }
+
+    [Fact]
     public async Task Disabled_checks_never_run()
     {
         var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));
