@@ -7,6 +7,7 @@ using Tocsin.Checks;
 using Tocsin.Configuration;
 using Npgsql;
 using Tocsin.Diagnostics;
+using Tocsin.Fleet;
 using Tocsin.Export;
 using Tocsin.Scheduling;
 using Tocsin.Storage;
@@ -67,9 +68,17 @@ internal static class AgentHost
             });
             services.AddSingleton(new ExporterOptions { CentralRetention = config.CentralRetention });
             services.AddSingleton<Exporter>();
+            services.AddSingleton(new FleetOptions());
+            services.AddSingleton(sp => new AgentFleet(
+                sp.GetRequiredService<NpgsqlDataSource>(), outbox.AgentId, Environment.MachineName, VersionInfo.Version,
+                sp.GetRequiredService<FleetOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AgentFleet>>()));
         }
 
-        services.AddSingleton(new SchedulerOptions { MaxConcurrentRuns = config.MaxConcurrentRuns });
+        services.AddSingleton(sp => new SchedulerOptions
+        {
+            MaxConcurrentRuns = config.MaxConcurrentRuns,
+            Owns = sp.GetService<AgentFleet>() is { } fleet ? fleet.Owns : null,
+        });
         services.AddSingleton(sp => new Scheduler(
             config.Checks, sp.GetRequiredService<CheckExecutor>(), sp.GetRequiredService<IResultSink>(), sp.GetRequiredService<SchedulerOptions>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(), sp.GetRequiredService<ILogger<Scheduler>>()));

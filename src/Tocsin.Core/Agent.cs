@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Tocsin.Export;
+using Tocsin.Fleet;
 using Tocsin.Scheduling;
 using Tocsin.Storage;
 
@@ -18,14 +19,17 @@ public sealed class Agent : IHostedService, IDisposable
     private readonly ResultWriter _writer;
     private readonly Collector _collector;
     private readonly Exporter? _exporter;
+    private readonly AgentFleet? _fleet;
+    private Task? _beating;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _running;
     private Task? _collecting;
     private Task? _exporting;
 
-    /// <summary>Creates the agent; <paramref name="exporter"/> is null when no central database is configured.</summary>
-    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector, Exporter? exporter = null)
+    /// <summary>Creates the agent; <paramref name="exporter"/> and <paramref name="fleet"/> are null when no central database is configured.</summary>
+    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector, Exporter? exporter = null, AgentFleet? fleet = null)
     {
+        _fleet = fleet;
         _scheduler = scheduler;
         _writer = writer;
         _collector = collector;
@@ -42,6 +46,11 @@ public sealed class Agent : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _writer.Start();
+        if (_fleet is not null)
+        {
+            _beating = Task.Run(() => _fleet.RunAsync(_stopping.Token), CancellationToken.None);
+        }
+
         _running = Task.Run(() => _scheduler.RunAsync(_stopping.Token), CancellationToken.None);
         _collecting = Task.Run(() => _collector.RunAsync(_stopping.Token), CancellationToken.None);
         if (_exporter is not null)
@@ -62,6 +71,12 @@ public sealed class Agent : IHostedService, IDisposable
         }
 
         await _writer.StopAsync().ConfigureAwait(false);
+        if (_beating is not null)
+        {
+            // Leaves the fleet: the other agents take this agent's checks at their next heartbeat.
+            await _beating.ConfigureAwait(false);
+        }
+
         if (_exporting is not null)
         {
             await _exporting.ConfigureAwait(false);

@@ -16,8 +16,24 @@ public sealed record CheckDefinition(string Name, string Kind, TimeSpan Interval
     /// <summary>Zero-based position in the configuration's <c>checks</c> (or seed 004 <c>services</c>) array.</summary>
     public int Index { get; init; }
 
+    /// <summary>
+    /// Where the check runs when several agents share a central database: on every agent
+    /// (<see cref="CheckPlacement.All"/>) or on exactly one live agent (<see cref="CheckPlacement.Shard"/>, the default).
+    /// Without a central database the single agent runs every check.
+    /// </summary>
+    public CheckPlacement Placement { get; init; } = CheckPlacement.Shard;
+
     /// <summary>Whether the scheduler runs the check. Disabled checks are listed but never run.</summary>
     public bool Enabled { get; init; } = true;
+}
+
+/// <summary>Where a check runs among agents sharing a central database (config field <c>placement</c>).</summary>
+public enum CheckPlacement
+{
+    /// <summary><c>"shard"</c>: exactly one live agent runs it, chosen by rendezvous hashing.</summary>
+    Shard,
+    /// <summary><c>"all"</c>: every agent runs it (checks from several locations).</summary>
+    All,
 }
 
 /// <summary>

@@ -258,6 +258,19 @@ public sealed class ConfigLoader
         var effectiveTimeout = timeout ?? (explicitTimeout ? defTimeout : ImplicitTimeout(defTimeout, interval));
         var tags = r.StringList("tags") ?? [];
         bool enabled = r.Bool("enabled") ?? true;
+        var placement = CheckPlacement.Shard;
+        if (r.String("placement") is { } p)
+        {
+            if (p is "all")
+            {
+                placement = CheckPlacement.All;
+            }
+            else if (p is not "shard")
+            {
+                r.Error("placement", ConfigObjectReader.Quote(p), "allowed: \"shard\" (one live agent runs it; the default) or \"all\" (every agent runs it)");
+            }
+        }
+
         r.String("description");
 
         object? options = kind?.ReadOptions(r);
@@ -271,7 +284,7 @@ public sealed class ConfigLoader
             return null;
         }
 
-        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled };
+        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled, Placement = placement };
     }
 
     /// <summary>The timeout used when a check sets none: the default, but never more than 80 % of the interval.</summary>

@@ -12,6 +12,13 @@ public sealed record SchedulerOptions
     /// <summary>Most runs in flight at once across all checks. <value>Default: 1024.</value></summary>
     public int MaxConcurrentRuns { get; init; } = 1024;
 
+    /// <summary>
+    /// Decides, at each due time, whether this agent runs the check (e.g. it owns the check's shard);
+    /// runs not owned are passed over silently and counted in <see cref="Scheduler.RunsNotOwned"/>.
+    /// <value>Default: null, every check runs.</value>
+    /// </summary>
+    public Func<CheckDefinition, bool>? Owns { get; init; }
+
     /// <summary>How long a stop waits for runs in flight before cancelling them. <value>Default: 5 s.</value></summary>
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(5);
 }
@@ -42,6 +49,7 @@ public sealed partial class Scheduler : IDisposable
     private TaskCompletionSource? _drained;
     private bool _stopRequested;
     private long _lastBehindLogTicks;
+    private long _notOwned;
     private long _started, _skippedOverlap, _skippedBehind, _skippedStopping, _cancelled;
 
     /// <summary>Creates the scheduler for <paramref name="checks"/> (disabled ones are never run).</summary>
@@ -79,6 +87,9 @@ public sealed partial class Scheduler : IDisposable
 
     /// <summary>Runs started and then cancelled by a stop before they produced a result.</summary>
     public long RunsCancelled => Interlocked.Read(ref _cancelled);
+
+    /// <summary>Due runs passed over because another agent owns the check (see <see cref="SchedulerOptions.Owns"/>).</summary>
+    public long RunsNotOwned => Interlocked.Read(ref _notOwned);
 
     /// <summary>Runs in flight now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -173,6 +184,12 @@ public sealed partial class Scheduler : IDisposable
 
     private void Dispatch(Entry entry, DateTimeOffset due, CancellationToken runsToken)
     {
+        if (_options.Owns is { } owns && !owns(entry.Check))
+        {
+            Interlocked.Increment(ref _notOwned);
+            return;
+        }
+
         if (Interlocked.CompareExchange(ref entry.Running, 1, 0) != 0)
         {
             Interlocked.Increment(ref _skippedOverlap);

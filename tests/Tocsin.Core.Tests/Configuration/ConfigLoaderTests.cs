@@ -452,3 +452,33 @@ public sealed class ConfigLoaderTests
         Assert.Equal("~other/x", ConfigLoader.ExpandHome("~other/x"));
     }
 }
+
+public sealed class PlacementConfigTests
+{
+    private static readonly ConfigLoader Loader = new(CheckKinds.CreateDefault(TimeProvider.System));
+
+    [Fact]
+    public void Placement_defaults_to_shard_and_accepts_all()
+    {
+        var config = Loader.Parse("""
+            { "checks": [
+              { "name": "a", "kind": "tcp", "host": "127.0.0.1", "port": 1 },
+              { "name": "b", "kind": "tcp", "host": "127.0.0.1", "port": 1, "placement": "all" } ] }
+            """, "/tmp/p.json");
+        Assert.Equal(CheckPlacement.Shard, config.Checks[0].Placement);
+        Assert.Equal(CheckPlacement.All, config.Checks[1].Placement);
+    }
+
+    [Fact]
+    public void Unknown_placement_is_refused_naming_the_allowed_values()
+    {
+        var ex = Assert.Throws<ConfigException>(() => Loader.Parse("""
+            { "checks": [ { "name": "a", "kind": "tcp", "host": "127.0.0.1", "port": 1, "placement": "everywhere" } ] }
+            """, "/tmp/p.json"));
+        var error = Assert.Single(ex.Errors);
+        Assert.Equal("placement", error.Field);
+        Assert.Equal("\"everywhere\"", error.Value);
+        Assert.Contains("\"shard\"", error.Problem, StringComparison.Ordinal);
+        Assert.Contains("\"all\"", error.Problem, StringComparison.Ordinal);
+    }
+}

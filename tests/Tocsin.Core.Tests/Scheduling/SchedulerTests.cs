@@ -327,6 +327,25 @@ public sealed class SchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task Checks_another_agent_owns_are_passed_over_and_counted()
+    {
+        var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));
+        var registry = new CheckKindRegistry([kind]);
+        var executor = new CheckExecutor(registry, _time, _metrics, NullLogger<CheckExecutor>.Instance);
+        using var scheduler = new Scheduler(
+            [Check("mine", TimeSpan.FromSeconds(1)), Check("theirs", TimeSpan.FromSeconds(1))], executor, _sink,
+            new SchedulerOptions { Owns = c => c.Name == "mine" }, _time, _metrics, _log);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(100));
+        await StopAsync(stop, run);
+
+        Assert.All(_sink.Results, r => Assert.Equal("mine", r.CheckName));
+        Assert.NotEmpty(_sink.Results);
+        Assert.True(scheduler.RunsNotOwned >= 2);
+    }
+
+    [Fact]
     public async Task Disabled_checks_never_run()
     {
         var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));

@@ -1,0 +1,285 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Tocsin.Checks;
+using Tocsin.Configuration;
+
+namespace Tocsin.Fleet;
+
+/// <summary>Settings of the agents sharing one central database.</summary>
+public sealed record FleetOptions
+{
+    /// <summary>Time between heartbeats. An agent whose last heartbeat is older than two of these is gone. <value>Default: 10 s.</value></summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Key of the session-level advisory lock the leader holds ("tocsin-leader" in ASCII, truncated). <value>Default: 0x746f6373696e4c.</value></summary>
+    public long LeaderLockKey { get; init; } = 0x746f6373696e4c;
+}
+
+/// <summary>
+/// This agent's membership in the fleet of agents sharing one central PostgreSQL: it registers in
+/// <c>tocsin.agents</c> (id, hostname, version, start, heartbeat — times from the database's clock, so
+/// agents' clock skew does not matter), learns which agents are live (heartbeat within two intervals),
+/// decides which <c>"placement": "shard"</c> checks it owns by rendezvous hashing over the live agents,
+/// and tries to be the <b>leader</b> by holding a PostgreSQL advisory lock on a dedicated connection
+/// (re-tried every heartbeat when lost).
+/// <para>When the database cannot be reached for more than two heartbeats, the agent owns every check:
+/// duplicates are better than gaps.</para>
+/// </summary>
+public sealed partial class AgentFleet : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly FleetOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _hostname;
+    private readonly string _version;
+    private volatile Guid[] _live;
+    private NpgsqlConnection? _leaderConnection;
+    private long _lastSuccess;
+    private volatile bool _isLeader;
+
+    /// <summary>Creates the membership of agent <paramref name="agentId"/> (the outbox's persistent id).</summary>
+    public AgentFleet(NpgsqlDataSource dataSource, Guid agentId, string hostname, string version, FleetOptions options, TimeProvider time, ILogger<AgentFleet> logger)
+    {
+        _dataSource = dataSource;
+        AgentId = agentId;
+        _hostname = hostname;
+        _version = version;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _live = [agentId];
+        _lastSuccess = time.GetTimestamp();
+    }
+
+    /// <summary>This agent's id.</summary>
+    public Guid AgentId { get; }
+
+    /// <summary>Whether this agent holds the leader lock now.</summary>
+    public bool IsLeader => _isLeader;
+
+    /// <summary>Live agents at the last heartbeat, sorted, always including this one.</summary>
+    public IReadOnlyList<Guid> LiveAgents => _live;
+
+    /// <summary>
+    /// Whether this agent runs <paramref name="check"/> now: always for <see cref="CheckPlacement.All"/>;
+    /// for <see cref="CheckPlacement.Shard"/> when this agent has the highest rendezvous score
+    /// (XxHash64 of agent id and check name) among the live agents, or when the database has not
+    /// answered for more than two heartbeats.
+    /// </summary>
+    public bool Owns(CheckDefinition check)
+    {
+        if (check.Placement == CheckPlacement.All || _time.GetElapsedTime(Interlocked.Read(ref _lastSuccess)) > _options.HeartbeatInterval * 2)
+        {
+            return true;
+        }
+
+        return Owner(check.Name, _live) == AgentId;
+    }
+
+    /// <summary>The agent among <paramref name="agents"/> that owns a sharded check (rendezvous hashing).</summary>
+    public static Guid Owner(string checkName, IReadOnlyList<Guid> agents)
+    {
+        Guid best = Guid.Empty;
+        ulong bestScore = 0;
+        byte[] name = Encoding.UTF8.GetBytes(checkName);
+        Span<byte> buffer = stackalloc byte[16];
+        foreach (var agent in agents)
+        {
+            agent.TryWriteBytes(buffer);
+            var hash = new XxHash64();
+            hash.Append(buffer);
+            hash.Append(name);
+            ulong score = hash.GetCurrentHashAsUInt64();
+            if (best == Guid.Empty || score > bestScore || (score == bestScore && agent.CompareTo(best) > 0))
+            {
+                best = agent;
+                bestScore = score;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>One heartbeat: register or refresh this agent, read the live agents, keep or try the leader lock.</summary>
+    /// <exception cref="NpgsqlException">When the database cannot be reached; leadership is dropped first.</exception>
+    public async Task BeatAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using (var cmd = _dataSource.CreateCommand(FleetSql.Heartbeat))
+            {
+                cmd.Parameters.AddWithValue("id", AgentId);
+                cmd.Parameters.AddWithValue("hostname", _hostname);
+                cmd.Parameters.AddWithValue("version", _version);
+                cmd.Parameters.AddWithValue("window", _options.HeartbeatInterval * 2);
+                await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var live = new List<Guid> { AgentId };
+            await using (var cmd = _dataSource.CreateCommand(FleetSql.LiveAgents))
+            {
+                cmd.Parameters.AddWithValue("window", _options.HeartbeatInterval * 2);
+                await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var id = reader.GetGuid(0);
+                    if (id != AgentId)
+                    {
+                        live.Add(id);
+                    }
+                }
+            }
+
+            live.Sort();
+            _live = [.. live];
+            Interlocked.Exchange(ref _lastSuccess, _time.GetTimestamp());
+            await KeepOrTryLeadershipAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            await DropLeadershipAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Beats every <see cref="FleetOptions.HeartbeatInterval"/> until cancelled; then leaves the fleet (heartbeat cleared, lock released).</summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await BeatAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                LogBeatFailed(_logger, Secrets.RedactConnectionString(ex.Message));
+            }
+
+            try
+            {
+                await Task.Delay(_options.HeartbeatInterval, _time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        await LeaveAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Leaves the fleet now: clears this agent's heartbeat so the others take its checks at their next beat, and releases the leader lock.</summary>
+    public async Task LeaveAsync()
+    {
+        await DropLeadershipAsync().ConfigureAwait(false);
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            await using var cmd = _dataSource.CreateCommand(FleetSql.Leave);
+            cmd.Parameters.AddWithValue("id", AgentId);
+            await cmd.ExecuteNonQueryAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException or InvalidOperationException)
+        {
+            // The others notice the missing heartbeat within two intervals anyway.
+        }
+    }
+
+    private async Task KeepOrTryLeadershipAsync(CancellationToken ct)
+    {
+        if (_leaderConnection is not null)
+        {
+            try
+            {
+                await using var ping = new NpgsqlCommand("SELECT 1", _leaderConnection);
+                await ping.ExecuteScalarAsync(ct).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+            {
+                LogLeadershipLost(_logger, AgentId);
+                await DropLeadershipAsync().ConfigureAwait(false);
+            }
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        bool locked;
+        try
+        {
+            await using var cmd = new NpgsqlCommand(FleetSql.TryLock, connection);
+            cmd.Parameters.AddWithValue("key", _options.LeaderLockKey);
+            locked = (bool)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        if (!locked)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+
+        _leaderConnection = connection;
+        _isLeader = true;
+        LogLeader(_logger, AgentId);
+    }
+
+    private async Task DropLeadershipAsync()
+    {
+        _isLeader = false;
+        var connection = Interlocked.Exchange(ref _leaderConnection, null);
+        if (connection is not null)
+        {
+            // Closing the session releases its advisory locks; a physical close, not a return to the pool.
+            NpgsqlConnection.ClearPool(connection);
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await DropLeadershipAsync().ConfigureAwait(false);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} is now the leader")]
+    private static partial void LogLeader(ILogger logger, Guid agentId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} lost the leader lock's connection")]
+    private static partial void LogLeadershipLost(ILogger logger, Guid agentId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat to the central database failed: {Reason}")]
+    private static partial void LogBeatFailed(ILogger logger, string reason);
+}
+
+/// <summary>SQL of the fleet (PostgreSQL).</summary>
+internal static class FleetSql
+{
+    public const string Heartbeat = """
+        INSERT INTO tocsin.agents (id, hostname, version, started_at, last_heartbeat)
+        VALUES (@id, @hostname, @version, now(), now())
+        ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, version = excluded.version,
+            last_heartbeat = now(),
+            started_at = CASE WHEN tocsin.agents.last_heartbeat < now() - @window THEN now() ELSE tocsin.agents.started_at END;
+        """;
+
+    public const string LiveAgents = "SELECT id FROM tocsin.agents WHERE last_heartbeat > now() - @window ORDER BY id;";
+
+    public const string Leave = "UPDATE tocsin.agents SET last_heartbeat = 'epoch' WHERE id = @id;";
+
+    public const string TryLock = "SELECT pg_try_advisory_lock(@key);";
+
+    public const string ListAgents = """
+        SELECT id, hostname, version, started_at, last_heartbeat, last_heartbeat > now() - @window AS live
+        FROM tocsin.agents ORDER BY hostname, id;
+        """;
+}
