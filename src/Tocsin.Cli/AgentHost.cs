@@ -68,7 +68,7 @@ internal static class AgentHost
             });
             services.AddSingleton(new ExporterOptions { CentralRetention = config.CentralRetention });
             services.AddSingleton<Exporter>();
-            services.AddSingleton(new FleetOptions());
+            services.AddSingleton(new FleetOptions { HeartbeatInterval = config.HeartbeatInterval });
             services.AddSingleton(sp => new AgentFleet(
                 sp.GetRequiredService<NpgsqlDataSource>(), outbox.AgentId, Environment.MachineName, VersionInfo.Version,
                 sp.GetRequiredService<FleetOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AgentFleet>>()));

@@ -39,15 +39,22 @@ public sealed class Agent : IHostedService, IDisposable
     /// <summary>Longest time the last export attempt at stop may take. <value>Default: 5 s.</value></summary>
     public TimeSpan FinalExportBudget { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Longest time the start waits to join the fleet before the first run. <value>Default: 5 s.</value></summary>
+    public TimeSpan FleetJoinBudget { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The exporter, or null when no central database is configured.</summary>
     public Exporter? Exporter => _exporter;
 
     /// <inheritdoc />
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         _writer.Start();
         if (_fleet is not null)
         {
+            // Know the other agents before the first run, but never wait more than a few seconds for PostgreSQL.
+            using var join = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            join.CancelAfter(FleetJoinBudget);
+            await _fleet.JoinAsync(join.Token).ConfigureAwait(false);
             _beating = Task.Run(() => _fleet.RunAsync(_stopping.Token), CancellationToken.None);
         }
 
@@ -57,8 +64,6 @@ public sealed class Agent : IHostedService, IDisposable
         {
             _exporting = Task.Run(() => _exporter.RunAsync(_stopping.Token), CancellationToken.None);
         }
-
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc />

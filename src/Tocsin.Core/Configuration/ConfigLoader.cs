@@ -159,6 +159,14 @@ public sealed class ConfigLoader
             defaults.RejectUnknownFields();
         }
 
+        var heartbeat = TimeSpan.FromSeconds(10);
+        var fleet = root.Object("fleet");
+        if (fleet is not null)
+        {
+            heartbeat = fleet.Duration("heartbeatInterval", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5)) ?? heartbeat;
+            fleet.RejectUnknownFields();
+        }
+
         int maxConcurrent = 1024;
         var scheduler = root.Object("scheduler");
         if (scheduler is not null)
@@ -201,6 +209,7 @@ public sealed class ConfigLoader
             WebUrls = urls,
             MaxConcurrentRuns = maxConcurrent,
             LocalRetention = retention,
+            HeartbeatInterval = heartbeat,
             Checks = checks,
         };
     }

@@ -34,6 +34,9 @@ public sealed record TocsinConfig
     /// <summary>How long results stay in the local outbox before the collector deletes them. <value>Default: 7 days.</value></summary>
     public TimeSpan LocalRetention { get; init; } = TimeSpan.FromDays(7);
 
+    /// <summary>Heartbeat interval of agents sharing a central database (config <c>fleet.heartbeatInterval</c>, 1 s – 5 m). <value>Default: 10 s.</value></summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Most runs in flight at once across all checks. <value>Default: 1024.</value></summary>
     public int MaxConcurrentRuns { get; init; } = 1024;
 

@@ -146,13 +146,32 @@ public sealed partial class AgentFleet : IAsyncDisposable
         }
     }
 
-    /// <summary>Beats every <see cref="FleetOptions.HeartbeatInterval"/> until cancelled; then leaves the fleet (heartbeat cleared, lock released).</summary>
+    /// <summary>
+    /// Joins the fleet before the first run: applies the central migrations (idempotent, under their
+    /// advisory lock) and beats once, so the first runs already know the other agents. Failures are
+    /// logged, not thrown: the agent then runs every check until a heartbeat succeeds.
+    /// </summary>
+    public async Task JoinAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await new Storage.Postgres.CentralDatabase(_dataSource).MigrateAsync(cancellationToken).ConfigureAwait(false);
+            await BeatAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException or Storage.Postgres.CentralSchemaTooNewException)
+        {
+            LogBeatFailed(_logger, Secrets.RedactConnectionString(ex.Message));
+        }
+    }
+
+    /// <summary>After <see cref="JoinAsync"/>, beats every <see cref="FleetOptions.HeartbeatInterval"/> until cancelled; then leaves the fleet (heartbeat cleared, lock released).</summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                await Task.Delay(_options.HeartbeatInterval, _time, stoppingToken).ConfigureAwait(false);
                 await BeatAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -162,15 +181,6 @@ public sealed partial class AgentFleet : IAsyncDisposable
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
             {
                 LogBeatFailed(_logger, Secrets.RedactConnectionString(ex.Message));
-            }
-
-            try
-            {
-                await Task.Delay(_options.HeartbeatInterval, _time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
             }
         }
 

@@ -150,7 +150,7 @@ public sealed class ConfigLoaderTests
     {
         OnlyError(
             """{ "chekcs": [] }""",
-            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, centralRetention, checks, defaults, externalDatabasePasswordFile, externalDatabaseUri, localDatabasePath, localRetention, scheduler, web");
+            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, centralRetention, checks, defaults, externalDatabasePasswordFile, externalDatabaseUri, fleet, localDatabasePath, localRetention, scheduler, web");
     }
 
     [Fact]

@@ -1,0 +1,108 @@
+using System.Text.Json.Nodes;
+using Npgsql;
+using Tocsin.Core.Tests.TestServers;
+using Tocsin.IntegrationTests.Fixtures;
+
+namespace Tocsin.IntegrationTests;
+
+/// <summary>Two <c>tocsin start</c> processes on one PostgreSQL share the sharded checks.</summary>
+public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresServer>
+{
+    private static List<(string Check, DateTime ScheduledAt, Guid Agent)> CentralRuns(string cs)
+    {
+        using var c = new NpgsqlConnection(cs);
+        c.Open();
+        using var cmd = new NpgsqlCommand("SELECT check_name, scheduled_at, agent_id FROM tocsin.results", c);
+        using var r = cmd.ExecuteReader();
+        var rows = new List<(string, DateTime, Guid)>();
+        while (r.Read())
+        {
+            rows.Add((r.GetString(0), r.GetDateTime(1), r.GetGuid(2)));
+        }
+
+        return rows;
+    }
+
+    private static long LiveAgents(string cs)
+    {
+        try
+        {
+            using var c = new NpgsqlConnection(cs);
+            c.Open();
+            using var cmd = new NpgsqlCommand("SELECT count(*) FROM tocsin.agents WHERE last_heartbeat > now() - interval '3 seconds'", c);
+            return (long)cmd.ExecuteScalar()!;
+        }
+        catch (PostgresException ex) when (ex.SqlState == "42P01")
+        {
+            return 0;
+        }
+    }
+
+    [Fact]
+    public async Task Two_agents_run_each_sharded_check_once_per_interval_and_placement_all_on_both()
+    {
+        await using var target = await TargetServer.StartAsync();
+        string cs = await server.CreateDatabaseAsync();
+        var b = new NpgsqlConnectionStringBuilder(cs);
+        var env = new Dictionary<string, string?> { ["TOCSIN_PG_PASSWORD"] = server.Password };
+        using var folderA = new TempFolder();
+        using var folderB = new TempFolder();
+        var agents = new List<TocsinProcess>();
+        try
+        {
+            foreach (var folder in new[] { folderA, folderB })
+            {
+                var checks = Enumerable.Range(0, 8).Select(i => AgentConfig.Tcp($"shard {i}", target.Port)).ToList();
+                var everywhere = AgentConfig.Tcp("everywhere", target.Port);
+                everywhere["placement"] = "all";
+                checks.Add(everywhere);
+                string config = AgentConfig.Write(folder, [.. checks]);
+                AgentConfig.Edit(config, root =>
+                {
+                    root["externalDatabaseUri"] = $"postgresql://{b.Username}@{b.Host}:{b.Port}/{b.Database}";
+                    root["fleet"] = new JsonObject { ["heartbeatInterval"] = "1s" };
+                });
+                agents.Add(TocsinProcess.Start(folder.Path, ["start", "--config-path", config], env));
+                await Poll.UntilAsync(() => LiveAgents(cs), n => n >= agents.Count, TimeSpan.FromSeconds(60), $"{agents.Count} live agent(s)", () => agents[^1].Output);
+            }
+
+            // Both agents have seen each other after two heartbeats; measure the slots due after that.
+            var settled = DateTime.UtcNow.AddSeconds(3);
+            await Task.Delay(TimeSpan.FromSeconds(9), TestContext.Current.CancellationToken);
+            var until = DateTime.UtcNow.AddSeconds(-2);
+            foreach (var agent in agents)
+            {
+                agent.Signal("TERM");
+            }
+
+            foreach (var agent in agents)
+            {
+                int code = await agent.WaitForExitAsync(TimeSpan.FromSeconds(45));
+                Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
+            }
+
+            var runs = CentralRuns(cs).Where(r => r.ScheduledAt >= settled && r.ScheduledAt <= until).ToList();
+            var sharded = runs.Where(r => r.Check.StartsWith("shard", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(sharded);
+            // Exactly once per check and due time, across both agents.
+            Assert.All(sharded.GroupBy(r => (r.Check, r.ScheduledAt)), g => Assert.Single(g));
+            // No gaps: every sharded check ran at every second of the window.
+            Assert.All(sharded.GroupBy(r => r.Check), g =>
+            {
+                var times = g.Select(r => r.ScheduledAt).Order().ToList();
+                Assert.True(times.Count >= 3, $"{g.Key}: {times.Count} run(s) in the window");
+                Assert.All(times.Zip(times.Skip(1)), p => Assert.Equal(TimeSpan.FromSeconds(1), p.Second - p.First));
+            });
+            Assert.Equal(2, sharded.Select(r => r.Agent).Distinct().Count());
+            // "placement": "all" runs on both agents.
+            Assert.Equal(2, runs.Where(r => r.Check == "everywhere").Select(r => r.Agent).Distinct().Count());
+        }
+        finally
+        {
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+        }
+    }
+}
