@@ -184,17 +184,7 @@ public sealed class ConfigLoader
         else if (checksRaw is { } array)
         {
             var names = new Dictionary<string, int>(StringComparer.Ordinal);
-            int i = 0;
-            foreach (var item in array.EnumerateArray())
-            {
-                var check = ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, names);
-                if (check is not null)
-                {
-                    checks.Add(check);
-                }
-
-                i++;
-            }
+            ReadItems(array, checks, (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, names));
         }
 
         root.RejectUnknownFields();
@@ -315,17 +305,7 @@ public sealed class ConfigLoader
         else if (services is { } array)
         {
             var seen = new Dictionary<string, int>(StringComparer.Ordinal);
-            int i = 0;
-            foreach (var item in array.EnumerateArray())
-            {
-                var check = ReadSeed004Service(item, i, path, root.Errors, seen);
-                if (check is not null)
-                {
-                    checks.Add(check);
-                }
-
-                i++;
-            }
+            ReadItems(array, checks, (item, i) => ReadSeed004Service(item, i, path, root.Errors, seen));
         }
 
         root.RejectUnknownFields();
@@ -425,6 +405,19 @@ public sealed class ConfigLoader
         }
     }
 
+    /// <summary>Reads every element of a check array with its index; elements with problems give null and are left out.</summary>
+    private static void ReadItems(JsonElement array, List<CheckDefinition> checks, Func<JsonElement, int, CheckDefinition?> read)
+    {
+        int i = 0;
+        foreach (var item in array.EnumerateArray())
+        {
+            if (read(item, i++) is { } check)
+            {
+                checks.Add(check);
+            }
+        }
+    }
+
     private static void ValidateUrls(ConfigObjectReader web, string urls)
     {
         foreach (string u in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -442,6 +435,4 @@ public sealed class ConfigLoader
         string expanded = ExpandHome(path);
         return Path.GetFullPath(Path.IsPathRooted(expanded) ? expanded : Path.Combine(baseDir, expanded));
     }
-
-    internal static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }
