@@ -36,6 +36,7 @@ internal static class TocsinCommand
         root.Subcommands.Add(StartCommand.Build(verbosity));
         root.Subcommands.Add(StatusCommand.Build());
         root.Subcommands.Add(ExportCommands.Build());
+        root.Subcommands.Add(AgentsCommand.Build());
         try
         {
             // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up

@@ -48,6 +48,7 @@ public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresSe
         using var folderA = new TempFolder();
         using var folderB = new TempFolder();
         var agents = new List<TocsinProcess>();
+        var configs = new List<string>();
         try
         {
             foreach (var folder in new[] { folderA, folderB })
@@ -62,6 +63,7 @@ public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresSe
                     root["externalDatabaseUri"] = $"postgresql://{b.Username}@{b.Host}:{b.Port}/{b.Database}";
                     root["fleet"] = new JsonObject { ["heartbeatInterval"] = "1s" };
                 });
+                configs.Add(config);
                 agents.Add(TocsinProcess.Start(folder.Path, ["start", "--config-path", config], env));
                 await Poll.UntilAsync(() => LiveAgents(cs), n => n >= agents.Count, TimeSpan.FromSeconds(60), $"{agents.Count} live agent(s)", () => agents[^1].Output);
             }
@@ -69,6 +71,14 @@ public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresSe
             // Both agents have seen each other after two heartbeats; measure the slots due after that.
             var settled = DateTime.UtcNow.AddSeconds(3);
             await Task.Delay(TimeSpan.FromSeconds(9), TestContext.Current.CancellationToken);
+
+            // `tocsin agents --json` sees both, live, and exactly one leader.
+            var listed = await TocsinProcess.RunAsync(folderA.Path, env, "agents", "--json", "--config-path", configs[0]);
+            Assert.True(listed.ExitCode == 0, listed.ToString());
+            var rows = JsonNode.Parse(listed.Stdout)!.AsArray();
+            Assert.Equal(2, rows.Count);
+            Assert.All(rows, r => Assert.True(r!["live"]!.GetValue<bool>()));
+            Assert.Single(rows, r => r!["leader"]!.GetValue<bool>());
             var until = DateTime.UtcNow.AddSeconds(-2);
             foreach (var agent in agents)
             {

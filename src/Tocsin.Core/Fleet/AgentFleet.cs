@@ -204,6 +204,36 @@ public sealed partial class AgentFleet : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Every agent registered in <c>tocsin.agents</c>, live or not, with which one holds the leader lock now.
+    /// </summary>
+    /// <exception cref="NpgsqlException">When the database cannot be read (e.g. not migrated yet: SQL state 42P01).</exception>
+    public static async Task<IReadOnlyList<AgentInfo>> ListAsync(NpgsqlDataSource dataSource, FleetOptions options, CancellationToken cancellationToken)
+    {
+        string? leader = null;
+        await using (var cmd = dataSource.CreateCommand(FleetSql.Leader))
+        {
+            cmd.Parameters.AddWithValue("key", options.LeaderLockKey);
+            leader = await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+        }
+
+        var agents = new List<AgentInfo>();
+        await using (var cmd = dataSource.CreateCommand(FleetSql.ListAgents))
+        {
+            cmd.Parameters.AddWithValue("window", options.HeartbeatInterval * 2);
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var id = r.GetGuid(0);
+                agents.Add(new AgentInfo(id, r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetFieldValue<DateTimeOffset>(4), r.GetBoolean(5), leader == LeaderApplicationName(id)));
+            }
+        }
+
+        return agents;
+    }
+
+    private static string LeaderApplicationName(Guid agentId) => "tocsin leader " + agentId.ToString("D");
+
     private async Task KeepOrTryLeadershipAsync(CancellationToken ct)
     {
         if (_leaderConnection is not null)
@@ -241,6 +271,13 @@ public sealed partial class AgentFleet : IAsyncDisposable
             return;
         }
 
+        // Name the session so `tocsin agents` can tell, from pg_locks and pg_stat_activity, who leads.
+        await using (var name = new NpgsqlCommand("SELECT set_config('application_name', @name, false)", connection))
+        {
+            name.Parameters.AddWithValue("name", LeaderApplicationName(AgentId));
+            await name.ExecuteScalarAsync(ct).ConfigureAwait(false);
+        }
+
         _leaderConnection = connection;
         _isLeader = true;
         LogLeader(_logger, AgentId);
@@ -271,6 +308,16 @@ public sealed partial class AgentFleet : IAsyncDisposable
     private static partial void LogBeatFailed(ILogger logger, string reason);
 }
 
+/// <summary>One agent as <c>tocsin agents</c> shows it.</summary>
+/// <param name="Id">The agent's persistent id.</param>
+/// <param name="Hostname">Host it runs on.</param>
+/// <param name="Version">Tocsin version.</param>
+/// <param name="StartedAt">When it (re)joined, database clock, UTC.</param>
+/// <param name="LastHeartbeat">Its last heartbeat, database clock, UTC (the Unix epoch after a clean stop).</param>
+/// <param name="Live">Whether the last heartbeat is younger than two heartbeat intervals.</param>
+/// <param name="Leader">Whether it holds the leader lock now.</param>
+public sealed record AgentInfo(Guid Id, string Hostname, string Version, DateTimeOffset StartedAt, DateTimeOffset LastHeartbeat, bool Live, bool Leader);
+
 /// <summary>SQL of the fleet (PostgreSQL).</summary>
 internal static class FleetSql
 {
@@ -287,6 +334,14 @@ internal static class FleetSql
     public const string Leave = "UPDATE tocsin.agents SET last_heartbeat = 'epoch' WHERE id = @id;";
 
     public const string TryLock = "SELECT pg_try_advisory_lock(@key);";
+
+    /// <summary>The application name of the session holding the bigint advisory lock @key (classid = high 32 bits, objid = low 32 bits).</summary>
+    public const string Leader = """
+        SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+          AND l.classid::bigint = (@key >> 32) AND l.objid::bigint = (@key & 4294967295)
+        LIMIT 1;
+        """;
 
     public const string ListAgents = """
         SELECT id, hostname, version, started_at, last_heartbeat, last_heartbeat > now() - @window AS live

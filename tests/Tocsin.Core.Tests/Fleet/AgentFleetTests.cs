@@ -45,6 +45,12 @@ public sealed class AgentFleetTests(PostgresServer server) : IClassFixture<Postg
             Assert.All(fleets, f => Assert.Equal(3, f.LiveAgents.Count));
             await using var cmd = source.CreateCommand("SELECT count(*) FROM tocsin.agents WHERE last_heartbeat > now() - interval '1 minute'");
             Assert.Equal(3L, await cmd.ExecuteScalarAsync(Ct));
+
+            var listed = await AgentFleet.ListAsync(source, new FleetOptions { HeartbeatInterval = TimeSpan.FromSeconds(30) }, Ct);
+            Assert.Equal(fleets.Select(f => f.AgentId).Order(), listed.Select(a => a.Id).Order());
+            Assert.All(listed, a => Assert.True(a.Live));
+            Assert.Equal(fleets.Single(f => f.IsLeader).AgentId, Assert.Single(listed, a => a.Leader).Id);
+            Assert.Equal(["a", "b", "c"], listed.Select(a => a.Hostname).Order());
         }
         finally
         {
