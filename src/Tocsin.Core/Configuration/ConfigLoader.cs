@@ -175,17 +175,8 @@ public sealed class ConfigLoader
             scheduler.RejectUnknownFields();
         }
 
-        var checks = new List<CheckDefinition>();
-        var checksRaw = root.Raw("checks");
-        if (checksRaw is { ValueKind: not JsonValueKind.Array })
-        {
-            root.Error("checks", null, "must be an array of check objects");
-        }
-        else if (checksRaw is { } array)
-        {
-            var names = new Dictionary<string, int>(StringComparer.Ordinal);
-            ReadItems(array, checks, (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, names));
-        }
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, names));
 
         root.RejectUnknownFields();
         return new TocsinConfig
@@ -296,17 +287,8 @@ public sealed class ConfigLoader
         string dbPath = root.String("local_database_path") ?? "~/.monitoring/local-database.sqlite3";
         string? external = root.String("external_database_uri");
         ValidateExternalDatabase(root, "external_database_uri", external);
-        var checks = new List<CheckDefinition>();
-        var services = root.Raw("services");
-        if (services is { ValueKind: not JsonValueKind.Array })
-        {
-            root.Error("services", null, "must be an array of service objects");
-        }
-        else if (services is { } array)
-        {
-            var seen = new Dictionary<string, int>(StringComparer.Ordinal);
-            ReadItems(array, checks, (item, i) => ReadSeed004Service(item, i, path, root.Errors, seen));
-        }
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        var checks = ReadItems(root, "services", "service", (item, i) => ReadSeed004Service(item, i, path, root.Errors, seen));
 
         root.RejectUnknownFields();
         return new TocsinConfig
@@ -405,9 +387,26 @@ public sealed class ConfigLoader
         }
     }
 
-    /// <summary>Reads every element of a check array with its index; elements with problems give null and are left out.</summary>
-    private static void ReadItems(JsonElement array, List<CheckDefinition> checks, Func<JsonElement, int, CheckDefinition?> read)
+    /// <summary>
+    /// Reads the array <paramref name="field"/> of check objects (<c>checks</c>, or seed 004's <c>services</c>)
+    /// element by element with its index; elements with problems give null and are left out. A field that
+    /// is not an array is an error; a missing one means no checks.
+    /// </summary>
+    private static List<CheckDefinition> ReadItems(ConfigObjectReader root, string field, string itemNoun, Func<JsonElement, int, CheckDefinition?> read)
     {
+        var checks = new List<CheckDefinition>();
+        var raw = root.Raw(field);
+        if (raw is { ValueKind: not JsonValueKind.Array })
+        {
+            root.Error(field, null, $"must be an array of {itemNoun} objects");
+            return checks;
+        }
+
+        if (raw is not { } array)
+        {
+            return checks;
+        }
+
         int i = 0;
         foreach (var item in array.EnumerateArray())
         {
@@ -416,6 +415,8 @@ public sealed class ConfigLoader
                 checks.Add(check);
             }
         }
+
+        return checks;
     }
 
     private static void ValidateUrls(ConfigObjectReader web, string urls)
