@@ -55,7 +55,12 @@ internal static class AgentHost
         services.AddSingleton<ResultWriter>();
         services.AddSingleton<IResultSink>(sp => sp.GetRequiredService<ResultWriter>());
         services.AddSingleton<CheckExecutor>();
-        services.AddSingleton(new CollectorOptions { LocalRetention = config.LocalRetention, ExportedOnly = config.ExternalDatabaseUri is not null });
+        services.AddSingleton(new CollectorOptions
+        {
+            LocalRetention = config.LocalRetention,
+            ExportedOnly = config.ExternalDatabaseUri is not null,
+            MaxOutboxSize = config.MaxOutboxSize,
+        });
         services.AddSingleton<Collector>();
         if (config.ExternalDatabaseUri is { } external)
         {

@@ -25,7 +25,7 @@ internal static class ExportCommands
     {
         var json = new Option<bool>("--json")
         {
-            Description = "Print a JSON object {configured, target, pendingRows, oldestPendingAt, oldestPendingAgeSeconds, lastSuccessAt, lastError, lastErrorAt, consecutiveFailures, nextAttemptAt, rowsExported, rowsPerSecond, batchSize}.",
+            Description = "Print a JSON object {configured, target, pendingRows, oldestPendingAt, oldestPendingAgeSeconds, lastSuccessAt, lastError, lastErrorAt, consecutiveFailures, nextAttemptAt, rowsExported, rowsPerSecond, batchSize, droppedRows, lastDropAt}.",
         };
         var cmd = new Command("status", "Show how many results wait for export, how old the oldest is, and the last success and error (read from the local database).") { json };
         cmd.SetAction(parse =>
@@ -66,6 +66,11 @@ internal static class ExportCommands
             table.AddRow("Next attempt", view.NextAttemptAt is { } n ? Time(n) : "-");
             table.AddRow("Rows exported", view.RowsExported.ToString("N0", CultureInfo.InvariantCulture));
             table.AddRow("Rows/s (last batch)", view.RowsPerSecond.ToString("N0", CultureInfo.InvariantCulture));
+            table.AddRow(
+                "Lost (maxOutboxSize)",
+                view.DroppedRows > 0
+                    ? $"[red]{view.DroppedRows.ToString("N0", CultureInfo.InvariantCulture)} result(s) dropped unexported, last at {Time(view.LastDropAt ?? now)}[/]"
+                    : "0");
             AnsiConsole.Write(table);
             return 0;
         });

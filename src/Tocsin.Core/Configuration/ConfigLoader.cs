@@ -25,6 +25,12 @@ public sealed class ConfigLoader
     /// <summary>Default timeout when neither the check nor <c>defaults</c> set one.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Smallest allowed <c>maxOutboxSize</c>: 1 MiB.</summary>
+    public const long MinOutboxSize = 1L << 20;
+
+    /// <summary>Largest allowed <c>maxOutboxSize</c>: 16 TiB.</summary>
+    public const long MaxOutboxSize = 16L << 40;
+
     private const int MaxNameLength = 200;
 
     private static readonly JsonDocumentOptions JsonOptions = new()
@@ -140,6 +146,7 @@ public sealed class ConfigLoader
         }
 
         var retention = root.Duration("localRetention", TimeSpan.FromHours(1), TimeSpan.FromDays(3650)) ?? TimeSpan.FromDays(7);
+        long maxOutbox = root.ByteSize("maxOutboxSize", MinOutboxSize, MaxOutboxSize) ?? TocsinConfig.DefaultMaxOutboxSize;
         var centralRetention = root.Duration("centralRetention", TimeSpan.FromDays(1), TimeSpan.FromDays(3650)) ?? TimeSpan.FromDays(30);
         string urls = "http://127.0.0.1:8080";
         var web = root.Object("web");
@@ -190,6 +197,7 @@ public sealed class ConfigLoader
             WebUrls = urls,
             MaxConcurrentRuns = maxConcurrent,
             LocalRetention = retention,
+            MaxOutboxSize = maxOutbox,
             HeartbeatInterval = heartbeat,
             Checks = checks,
         };

@@ -177,6 +177,30 @@ public sealed class ConfigObjectReader
         return d;
     }
 
+    /// <summary>Reads a size field written with a unit (see <see cref="ByteSize"/>) and checks its range; returns bytes.</summary>
+    public long? ByteSize(string field, long min, long max)
+    {
+        string? text = String(field);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (!Configuration.ByteSize.TryParse(text, out long bytes))
+        {
+            Error(field, Quote(text), $"is not a size; use {Configuration.ByteSize.Allowed}");
+            return null;
+        }
+
+        if (bytes < min || bytes > max)
+        {
+            Error(field, Quote(text), $"must be from {Configuration.ByteSize.Format(min)} to {Configuration.ByteSize.Format(max)}");
+            return null;
+        }
+
+        return bytes;
+    }
+
     /// <summary>Reads a regular expression field and compiles it (1 s match timeout).</summary>
     public Regex? Regex(string field)
     {

@@ -34,6 +34,16 @@ public sealed record TocsinConfig
     /// <summary>How long results stay in the local outbox before the collector deletes them. <value>Default: 7 days.</value></summary>
     public TimeSpan LocalRetention { get; init; } = TimeSpan.FromDays(7);
 
+    /// <summary>The default of <see cref="MaxOutboxSize"/>: 1 GiB.</summary>
+    public const long DefaultMaxOutboxSize = 1L << 30;
+
+    /// <summary>
+    /// Most space the outbox's results may take, in bytes (config <c>maxOutboxSize</c>, 1 MiB – 16 TiB, e.g. <c>1GiB</c>).
+    /// Past it the collector deletes exported results first and then, only if still over, the oldest unexported
+    /// ones: a counted, logged loss. <value>Default: 1 GiB.</value>
+    /// </summary>
+    public long MaxOutboxSize { get; init; } = DefaultMaxOutboxSize;
+
     /// <summary>Heartbeat interval of agents sharing a central database (config <c>fleet.heartbeatInterval</c>, 1 s – 5 m). <value>Default: 10 s.</value></summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
 

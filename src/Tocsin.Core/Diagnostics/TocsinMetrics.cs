@@ -23,6 +23,9 @@ public sealed class TocsinMetrics : IDisposable
         RunDuration = _meter.CreateHistogram<double>("tocsin.check.duration", "ms", "Check run duration.");
         ResultsWritten = _meter.CreateCounter<long>("tocsin.results.written", "{result}", "Results committed to the local outbox.");
         WriteFailures = _meter.CreateCounter<long>("tocsin.results.write_failures", "{batch}", "Outbox write attempts that failed and were retried.");
+        ExportedRows = _meter.CreateCounter<long>("tocsin.export.rows", "{result}", "Results committed to the central database and marked exported (re-sent rows counted again).");
+        ExportFailures = _meter.CreateCounter<long>("tocsin.export.failures", "{attempt}", "Export attempts that failed and will be retried.");
+        OutboxDropped = _meter.CreateCounter<long>("tocsin.outbox.dropped", "{result}", "Unexported results deleted because the outbox passed maxOutboxSize: lost for the central database.");
     }
 
     /// <summary>Check runs finished (tags: kind, state).</summary>
@@ -43,8 +46,21 @@ public sealed class TocsinMetrics : IDisposable
     /// <summary>Failed outbox batch writes.</summary>
     public Counter<long> WriteFailures { get; }
 
+    /// <summary>Results exported (committed centrally and marked locally).</summary>
+    public Counter<long> ExportedRows { get; }
+
+    /// <summary>Failed export attempts.</summary>
+    public Counter<long> ExportFailures { get; }
+
+    /// <summary>Unexported results dropped by the outbox size limit.</summary>
+    public Counter<long> OutboxDropped { get; }
+
     /// <summary>Registers an observable gauge on the meter.</summary>
     public void ObserveGauge(string name, Func<long> read, string unit, string description) =>
+        _meter.CreateObservableGauge(name, read, unit, description);
+
+    /// <summary>Registers an observable gauge of a fractional value on the meter.</summary>
+    public void ObserveGauge(string name, Func<double> read, string unit, string description) =>
         _meter.CreateObservableGauge(name, read, unit, description);
 
     /// <inheritdoc />

@@ -19,6 +19,8 @@ namespace Tocsin.Export;
 /// <param name="RowsExported">Results exported from this outbox since it was created.</param>
 /// <param name="RowsPerSecond">Rate of the last batch, in rows per second.</param>
 /// <param name="BatchSize">The current batch size, in rows.</param>
+/// <param name="DroppedRows">Unexported results lost because the outbox passed <c>maxOutboxSize</c>, since it was created.</param>
+/// <param name="LastDropAt">When that last happened, or null.</param>
 public sealed record ExportStatusView(
     bool Configured,
     string? Target,
@@ -32,7 +34,9 @@ public sealed record ExportStatusView(
     DateTimeOffset? NextAttemptAt,
     long RowsExported,
     double RowsPerSecond,
-    int BatchSize)
+    int BatchSize,
+    long DroppedRows,
+    DateTimeOffset? LastDropAt)
 {
     /// <summary>The view of <paramref name="status"/> at <paramref name="now"/> for a configured <paramref name="externalDatabaseUri"/> (or null).</summary>
     public static ExportStatusView From(ExportStatus status, string? externalDatabaseUri, DateTimeOffset now)
@@ -51,6 +55,8 @@ public sealed record ExportStatusView(
             status.NextAttemptAt,
             status.RowsExported,
             status.RowsPerSecond,
-            status.BatchSize);
+            status.BatchSize,
+            status.DroppedRows,
+            status.LastDropAt);
     }
 }

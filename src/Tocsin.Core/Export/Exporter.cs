@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 using Tocsin.Configuration;
+using Tocsin.Diagnostics;
 using Tocsin.Storage.Postgres;
 using Tocsin.Storage.Sqlite;
 
@@ -55,6 +56,9 @@ public sealed record ExporterOptions
 /// read from the outbox, it may lag a few seconds behind a running agent).</param>
 /// <param name="RowsPerSecond">Rate of the last batch (read, send, commit and mark), in rows per second.</param>
 /// <param name="BatchSize">The current batch size, in rows.</param>
+/// <param name="DroppedRows">Unexported results the collector deleted because the outbox passed <c>maxOutboxSize</c>
+/// (lost for the central database), since the outbox was created.</param>
+/// <param name="LastDropAt">When that last happened (UTC), or null.</param>
 public sealed record ExportStatus(
     long PendingRows,
     TimeSpan? OldestPendingAge,
@@ -65,7 +69,9 @@ public sealed record ExportStatus(
     DateTimeOffset? NextAttemptAt,
     long RowsExported,
     double RowsPerSecond,
-    int BatchSize);
+    int BatchSize,
+    long DroppedRows = 0,
+    DateTimeOffset? LastDropAt = null);
 
 /// <summary>
 /// Exports the outbox to the central PostgreSQL, exactly once at the centre: reads unexported rows oldest
@@ -101,10 +107,24 @@ public sealed partial class Exporter : IDisposable
     private DateTimeOffset? _nextAttemptAt;
     private long _rowsExported;
     private double _rowsPerSecond;
+    private readonly TocsinMetrics? _metrics;
+    private ExportBacklog? _backlogCache;
+    private DateTimeOffset _backlogReadAt;
 
-    /// <summary>Creates the exporter on a data source built once by the caller (who disposes it).</summary>
-    public Exporter(SqliteOutbox outbox, NpgsqlDataSource dataSource, ExporterOptions options, TimeProvider time, ILogger<Exporter> logger)
+    /// <summary>
+    /// Creates the exporter on a data source built once by the caller (who disposes it). With
+    /// <paramref name="metrics"/>, it counts exported rows and failures and observes the gauges
+    /// <c>tocsin.outbox.pending</c> (results waiting) and <c>tocsin.export.lag</c> (seconds since the oldest waiting result started).
+    /// </summary>
+    public Exporter(SqliteOutbox outbox, NpgsqlDataSource dataSource, ExporterOptions options, TimeProvider time, ILogger<Exporter> logger, TocsinMetrics? metrics = null)
     {
+        _metrics = metrics;
+        metrics?.ObserveGauge("tocsin.outbox.pending", () => CachedBacklog()?.Pending ?? -1, "{result}", "Results in the outbox waiting for export.");
+        metrics?.ObserveGauge(
+            "tocsin.export.lag",
+            () => CachedBacklog() is { OldestStartedAt: { } oldest } ? Math.Max(0, (time.GetUtcNow() - oldest).TotalSeconds) : 0.0,
+            "s",
+            "Age of the oldest result waiting for export (0 when none wait).");
         _outbox = outbox;
         _dataSource = dataSource;
         _central = new CentralDatabase(dataSource);
@@ -154,7 +174,9 @@ public sealed partial class Exporter : IDisposable
             0, null, Time(v, KeyLastSuccess), v.GetValueOrDefault(KeyLastError), Time(v, KeyLastErrorAt), (int)Number(v, KeyFailures),
             Time(v, KeyNextAttempt), Number(v, KeyRowsExported),
             v.TryGetValue(KeyRowsPerSecond, out string? r) && double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out double rate) ? rate : 0,
-            (int)Number(v, KeyBatchSize));
+            (int)Number(v, KeyBatchSize),
+            Number(v, Storage.Collector.KeyDroppedRows),
+            Time(v, Storage.Collector.KeyLastDropAt));
     }
 
     /// <summary>Saves the status to the outbox: at once after a failure or the first success after one, else at most every <see cref="StatusSaveInterval"/>.</summary>
@@ -205,14 +227,47 @@ public sealed partial class Exporter : IDisposable
     public ExportStatus GetStatus()
     {
         var backlog = _outbox.ReadExportBacklog();
+        var saved = ReadPersisted(_outbox.ReadAgentValues());
         var now = _time.GetUtcNow();
         lock (_statusLock)
         {
             return new ExportStatus(
                 backlog.Pending,
                 backlog.OldestStartedAt is { } oldest ? (now - oldest < TimeSpan.Zero ? TimeSpan.Zero : now - oldest) : null,
-                _lastSuccessAt, _lastError, _lastErrorAt, _failures, _nextAttemptAt, _rowsExportedBefore + RowsExported, _rowsPerSecond, _batchSize);
+                _lastSuccessAt, _lastError, _lastErrorAt, _failures, _nextAttemptAt, _rowsExportedBefore + RowsExported, _rowsPerSecond, _batchSize,
+                saved.DroppedRows, saved.LastDropAt);
         }
+    }
+
+    /// <summary>The backlog, read at most once a second for the gauges (a count over the unexported rows' index).</summary>
+    private ExportBacklog? CachedBacklog()
+    {
+        var now = _time.GetUtcNow();
+        lock (_statusLock)
+        {
+            if (_backlogCache is { } cached && now - _backlogReadAt < TimeSpan.FromSeconds(1))
+            {
+                return cached;
+            }
+        }
+
+        ExportBacklog backlog;
+        try
+        {
+            backlog = _outbox.ReadExportBacklog();
+        }
+        catch (SqliteException)
+        {
+            return null;
+        }
+
+        lock (_statusLock)
+        {
+            _backlogCache = backlog;
+            _backlogReadAt = now;
+        }
+
+        return backlog;
     }
 
     /// <summary>
@@ -431,6 +486,7 @@ public sealed partial class Exporter : IDisposable
             _nextAttemptAt = null;
             if (rows > 0)
             {
+                _metrics?.ExportedRows.Add(rows);
                 _rowsExported += rows;
                 _rowsPerSecond = elapsed > TimeSpan.Zero ? rows / elapsed.TotalSeconds : 0;
                 if (full && elapsed < _options.FastBatch)
@@ -451,6 +507,7 @@ public sealed partial class Exporter : IDisposable
         }
 
         string reason = Describe(ex);
+        _metrics?.ExportFailures.Add(1);
         TimeSpan delay;
         lock (_statusLock)
         {

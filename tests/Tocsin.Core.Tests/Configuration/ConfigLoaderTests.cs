@@ -138,6 +138,23 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Max_outbox_size_is_read_with_its_unit_and_defaults_to_1_GiB()
+    {
+        Assert.Equal(512L << 20, Parse("""{ "maxOutboxSize": "512MiB" }""").MaxOutboxSize);
+        Assert.Equal(2_000_000_000L, Parse("""{ "maxOutboxSize": "2GB" }""").MaxOutboxSize);
+        Assert.Equal(1L << 30, Parse("{}").MaxOutboxSize);
+    }
+
+    [Theory]
+    [InlineData("\"1024\"", "is not a size; use a number with a unit (B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)")]
+    [InlineData("\"100KiB\"", "must be from 1MiB to 16TiB")]
+    [InlineData("\"1 gigabyte\"", "is not a size")]
+    public void Invalid_max_outbox_size_is_refused_saying_what_is_allowed(string value, string problem)
+    {
+        OnlyError($$"""{ "maxOutboxSize": {{value}} }""", "(top level)", "maxOutboxSize", value, problem);
+    }
+
+    [Fact]
     public void Missing_external_database_password_file_is_refused()
     {
         OnlyError(
@@ -150,7 +167,7 @@ public sealed class ConfigLoaderTests
     {
         OnlyError(
             """{ "chekcs": [] }""",
-            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, centralRetention, checks, defaults, externalDatabasePasswordFile, externalDatabaseUri, fleet, localDatabasePath, localRetention, scheduler, web");
+            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, centralRetention, checks, defaults, externalDatabasePasswordFile, externalDatabaseUri, fleet, localDatabasePath, localRetention, maxOutboxSize, scheduler, web");
     }
 
     [Fact]

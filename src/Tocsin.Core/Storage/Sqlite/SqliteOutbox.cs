@@ -206,6 +206,59 @@ public sealed class SqliteOutbox : IDisposable
     }
 
     /// <summary>
+    /// The space the outbox's data takes: pages in use (all tables and indexes, free pages left by deletes
+    /// excluded) times the page size, in bytes; and the file's size on disk (it keeps its largest size, since
+    /// free pages are reused rather than returned). Cheap: reads three counters, not the rows.
+    /// </summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public OutboxSize ReadSize()
+    {
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectPageCounts;
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        long pageCount = r.GetInt64(0), freePages = r.GetInt64(1), pageSize = r.GetInt64(2);
+        return new OutboxSize((pageCount - freePages) * pageSize, pageCount * pageSize);
+    }
+
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> of the oldest results that are not exported yet, in one short
+    /// transaction, and says how many and which start times they covered. This loses results for good: only the
+    /// collector calls it, when the outbox is over its size limit. The per-check state is kept.
+    /// </summary>
+    /// <exception cref="SqliteException">When the delete fails; nothing is deleted.</exception>
+    public DroppedResults DropOldestUnexported(int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            using var cmd = _writer.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = SqliteSchema.SelectOldestUnexportedRange;
+            cmd.Parameters.AddWithValue("$limit", limit);
+            long? first = null, last = null;
+            using (var r = cmd.ExecuteReader())
+            {
+                if (r.Read() && !r.IsDBNull(0))
+                {
+                    first = r.GetInt64(0);
+                    last = r.GetInt64(1);
+                }
+            }
+
+            cmd.CommandText = SqliteSchema.DeleteOldestUnexported;
+            int n = cmd.ExecuteNonQuery();
+            tx.Commit();
+            return new DroppedResults(
+                n,
+                first is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null,
+                last is { } l ? DateTimeOffset.FromUnixTimeMilliseconds(l) : null);
+        }
+    }
+
+    /// <summary>
     /// Up to <paramref name="limit"/> results not yet exported, oldest first (by UUIDv7 id), as stored.
     /// </summary>
     /// <exception cref="SqliteException">When the read fails.</exception>
@@ -417,6 +470,17 @@ public sealed class SqliteOutbox : IDisposable
 public sealed record OutboxRow(
     Guid Id, string CheckName, string Kind, short State, long ScheduledAtMs, long StartedAtMs, long FinishedAtMs,
     double DurationMs, int? StatusCode, string Message, string? DetailsJson);
+
+/// <summary>The outbox's size.</summary>
+/// <param name="UsedBytes">Bytes in pages holding data (tables and indexes); what <c>maxOutboxSize</c> limits.</param>
+/// <param name="FileBytes">Bytes of the database file (without its WAL); never shrinks, free pages are reused.</param>
+public sealed record OutboxSize(long UsedBytes, long FileBytes);
+
+/// <summary>Unexported results deleted because the outbox was over its size limit.</summary>
+/// <param name="Count">How many results were deleted.</param>
+/// <param name="FirstStartedAt">Start of the oldest of them (UTC), or null when none.</param>
+/// <param name="LastStartedAt">Start of the newest of them (UTC), or null when none.</param>
+public sealed record DroppedResults(int Count, DateTimeOffset? FirstStartedAt, DateTimeOffset? LastStartedAt);
 
 /// <summary>The outbox rows waiting for export.</summary>
 /// <param name="Pending">How many results are not exported yet.</param>

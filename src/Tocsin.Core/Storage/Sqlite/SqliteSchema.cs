@@ -114,6 +114,20 @@ internal static class SqliteSchema
 
     public const string SelectOldestUnexported = "SELECT started_at FROM results WHERE exported = 0 ORDER BY id LIMIT 1;";
 
+    public const string SelectPageCounts = "SELECT * FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size();";
+
+    /// <summary>Start times (Unix ms) of the first and last of the $limit oldest unexported results.</summary>
+    public const string SelectOldestUnexportedRange = """
+        SELECT min(started_at), max(started_at) FROM (
+            SELECT started_at FROM results WHERE exported = 0 ORDER BY id LIMIT $limit);
+        """;
+
+    /// <summary>Deletes the $limit oldest unexported results (the loss <c>maxOutboxSize</c> allows).</summary>
+    public const string DeleteOldestUnexported = """
+        DELETE FROM results WHERE id IN (
+            SELECT id FROM results WHERE exported = 0 ORDER BY id LIMIT $limit);
+        """;
+
     public const string SelectAgentId = "SELECT value FROM agent WHERE key = 'agent_id';";
 
     public const string UpsertAgentValue = "INSERT INTO agent (key, value) VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value;";
