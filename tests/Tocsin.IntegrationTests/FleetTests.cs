@@ -79,6 +79,8 @@ public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresSe
             Assert.Equal(2, rows.Count);
             Assert.All(rows, r => Assert.True(r!["live"]!.GetValue<bool>()));
             Assert.Single(rows, r => r!["leader"]!.GetValue<bool>());
+            var owned = rows.ToDictionary(r => Guid.Parse(r!["id"]!.GetValue<string>()), r => r!["checksOwned"]!.GetValue<int>());
+            Assert.Equal(8 + 2, owned.Values.Sum()); // each sharded check once, "everywhere" on both
             var until = DateTime.UtcNow.AddSeconds(-2);
             foreach (var agent in agents)
             {
@@ -104,6 +106,8 @@ public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresSe
                 Assert.All(times.Zip(times.Skip(1)), p => Assert.Equal(TimeSpan.FromSeconds(1), p.Second - p.First));
             });
             Assert.Equal(2, sharded.Select(r => r.Agent).Distinct().Count());
+            // `tocsin agents` counts what each agent actually ran: its sharded checks plus "everywhere".
+            Assert.All(owned, o => Assert.Equal(o.Value - 1, sharded.Where(r => r.Agent == o.Key).Select(r => r.Check).Distinct().Count()));
             // "placement": "all" runs on both agents.
             Assert.Equal(2, runs.Where(r => r.Check == "everywhere").Select(r => r.Agent).Distinct().Count());
         }

@@ -10,14 +10,14 @@ using Tocsin.Storage.Postgres;
 
 namespace Tocsin.Cli.Commands;
 
-/// <summary><c>tocsin agents [--json]</c>: the agents sharing the central PostgreSQL, live or not, and the leader.</summary>
+/// <summary><c>tocsin agents [--json]</c>: the agents sharing the central PostgreSQL, live or not, the leader, and how many of the configured checks each runs.</summary>
 internal static class AgentsCommand
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static Command Build()
     {
-        var json = new Option<bool>("--json") { Description = "Print a JSON array of {id, hostname, version, startedAt, lastHeartbeat, live, leader}." };
+        var json = new Option<bool>("--json") { Description = "Print a JSON array of {id, hostname, version, startedAt, lastHeartbeat, live, leader, checksOwned}." };
         var cmd = new Command("agents", "List the agents sharing the central database (externalDatabaseUri), which are live, and which leads.") { json };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -45,20 +45,23 @@ internal static class AgentsCommand
                 return 69;
             }
 
+            var owned = CheckOwnership.CountOwned(config.Checks, agents);
+            var views = agents.Select(a => new AgentView(a.Id, a.Hostname, a.Version, a.StartedAt, a.LastHeartbeat, a.Live, a.Leader, owned[a.Id])).ToList();
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(agents, Json));
+                Console.Out.WriteLine(JsonSerializer.Serialize(views, Json));
                 return 0;
             }
 
-            var table = new Table().AddColumns("Agent", "Host", "Version", "Started (UTC)", "Last heartbeat (UTC)", "Live", "Leader");
-            foreach (var a in agents)
+            var table = new Table().AddColumns("Agent", "Host", "Version", "Started (UTC)", "Last heartbeat (UTC)", "Live", "Leader", "Checks");
+            foreach (var a in views)
             {
                 table.AddRow(
                     a.Id.ToString("D"), Markup.Escape(a.Hostname), Markup.Escape(a.Version),
                     a.StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                     a.LastHeartbeat.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
-                    a.Live ? "[green]yes[/]" : "[grey]no[/]", a.Leader ? "[bold]leader[/]" : "");
+                    a.Live ? "[green]yes[/]" : "[grey]no[/]", a.Leader ? "[bold]leader[/]" : "",
+                    a.ChecksOwned.ToString(CultureInfo.InvariantCulture));
             }
 
             AnsiConsole.Write(table);
@@ -67,3 +70,6 @@ internal static class AgentsCommand
         return cmd;
     }
 }
+
+/// <summary>One agent as <c>tocsin agents</c> prints it: <see cref="AgentInfo"/> and how many of this configuration's checks it runs now.</summary>
+internal sealed record AgentView(Guid Id, string Hostname, string Version, DateTimeOffset StartedAt, DateTimeOffset LastHeartbeat, bool Live, bool Leader, int ChecksOwned);
