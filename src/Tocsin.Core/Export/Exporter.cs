@@ -467,6 +467,12 @@ public sealed partial class Exporter : IDisposable
             inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        // The fleet view's newest state per check, committed with the rows it comes from.
+        await using (var states = new NpgsqlCommand(PostgresSchema.UpsertCheckStates, c, tx))
+        {
+            await states.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return inserted;
     }

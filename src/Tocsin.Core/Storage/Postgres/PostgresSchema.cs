@@ -42,6 +42,32 @@ internal static class PostgresSchema
                 last_heartbeat  timestamptz NOT NULL
             );
             """),
+        (2, "check_states: the newest result of each check across the fleet", """
+            CREATE TABLE tocsin.check_states (
+                check_name            text             NOT NULL PRIMARY KEY,
+                agent_id              uuid             NOT NULL,
+                kind                  text             NOT NULL,
+                state                 smallint         NOT NULL,
+                last_result_id        uuid             NOT NULL,
+                last_started_at       timestamptz      NOT NULL,
+                duration_ms           double precision NOT NULL,
+                status_code           integer,
+                message               text             NOT NULL,
+                consecutive_failures  integer          NOT NULL,
+                last_change_at        timestamptz      NOT NULL,
+                updated_at            timestamptz      NOT NULL DEFAULT now()
+            );
+
+            -- A database upgraded from version 1: start from each check's newest result (its counts start there).
+            INSERT INTO tocsin.check_states
+                (check_name, agent_id, kind, state, last_result_id, last_started_at, duration_ms, status_code, message,
+                 consecutive_failures, last_change_at)
+            SELECT DISTINCT ON (check_name)
+                check_name, agent_id, kind, state, id, started_at, duration_ms, status_code, message,
+                CASE WHEN state = 0 THEN 0 ELSE 1 END, started_at
+            FROM tocsin.results
+            ORDER BY check_name, started_at DESC, id DESC;
+            """),
     ];
 
     public const string Lock = "SELECT pg_advisory_xact_lock(@key);";
@@ -94,5 +120,80 @@ internal static class PostgresSchema
         SELECT id, agent_id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
         FROM results_staging
         ON CONFLICT DO NOTHING;
+        """;
+
+    /// <summary>Key of the transaction-level advisory lock that serialises updates of <c>tocsin.check_states</c> ("tocsin-st" in ASCII, truncated).</summary>
+    public const long CheckStatesLockKey = 0x746f6373696e53;
+
+    /// <summary>
+    /// Folds the staged batch into <c>tocsin.check_states</c>; run after <see cref="InsertFromStaging"/> in the
+    /// same transaction, so a batch counts exactly when its rows are committed. Under an advisory lock (held to
+    /// the commit), so agents exporting at once apply their batches one after the other, each on the
+    /// committed state of the one before.
+    /// <para>Per check, only staged rows newer than the stored newest result (by <c>started_at</c>, then id) count:
+    /// a re-sent batch changes nothing, and a result reaching the centre after a newer one of the same check
+    /// (a backlog drained late, or the overlap while a check moves between agents) stays in
+    /// <c>tocsin.results</c> but is left out of the state. Of the rows that count, in order:
+    /// the newest gives state, agent, message, duration; <c>consecutive_failures</c> is the non-OK rows after
+    /// the last OK one, plus the stored count when none of them is OK; <c>last_change_at</c> is the start of the
+    /// trailing run of rows in the newest state, or the stored value when that run reaches back to a stored
+    /// state equal to it. Results from every agent form one sequence per check name.</para>
+    /// </summary>
+    public static readonly string UpsertCheckStates = $"""
+        SELECT pg_advisory_xact_lock({CheckStatesLockKey});
+        WITH fresh AS (
+            SELECT s.check_name, s.agent_id, s.kind, s.state, s.id, s.started_at, s.duration_ms, s.status_code, s.message,
+                   row_number() OVER w AS rn,
+                   count(*) OVER (PARTITION BY s.check_name) AS n,
+                   last_value(s.state) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS newest_state
+            FROM results_staging s
+            LEFT JOIN tocsin.check_states c ON c.check_name = s.check_name
+            WHERE c.check_name IS NULL OR (s.started_at, s.id) > (c.last_started_at, c.last_result_id)
+            WINDOW w AS (PARTITION BY s.check_name ORDER BY s.started_at, s.id)
+        ),
+        runs AS (
+            SELECT check_name,
+                   max(rn) FILTER (WHERE state = 0) AS last_ok_rn,
+                   max(rn) FILTER (WHERE state <> newest_state) AS last_other_rn
+            FROM fresh GROUP BY check_name
+        ),
+        summary AS (
+            SELECT f.check_name, r.last_ok_rn, r.last_other_rn,
+                   min(f.started_at) FILTER (WHERE f.rn > coalesce(r.last_other_rn, 0)) AS run_started_at
+            FROM fresh f JOIN runs r ON r.check_name = f.check_name
+            GROUP BY f.check_name, r.last_ok_rn, r.last_other_rn
+        )
+        INSERT INTO tocsin.check_states AS t
+            (check_name, agent_id, kind, state, last_result_id, last_started_at, duration_ms, status_code, message,
+             consecutive_failures, last_change_at, updated_at)
+        SELECT f.check_name, f.agent_id, f.kind, f.state, f.id, f.started_at, f.duration_ms, f.status_code, f.message,
+               CASE WHEN s.last_ok_rn IS NULL THEN coalesce(c.consecutive_failures, 0) + f.n ELSE f.n - s.last_ok_rn END,
+               CASE WHEN s.last_other_rn IS NULL AND c.state = f.state THEN c.last_change_at ELSE s.run_started_at END,
+               now()
+        FROM fresh f
+        JOIN summary s ON s.check_name = f.check_name
+        LEFT JOIN tocsin.check_states c ON c.check_name = f.check_name
+        WHERE f.rn = f.n
+        ON CONFLICT (check_name) DO UPDATE SET
+            agent_id = excluded.agent_id, kind = excluded.kind, state = excluded.state,
+            last_result_id = excluded.last_result_id, last_started_at = excluded.last_started_at,
+            duration_ms = excluded.duration_ms, status_code = excluded.status_code, message = excluded.message,
+            consecutive_failures = excluded.consecutive_failures, last_change_at = excluded.last_change_at,
+            updated_at = excluded.updated_at
+        WHERE (excluded.last_started_at, excluded.last_result_id) > (t.last_started_at, t.last_result_id);
+        """;
+
+    /// <summary>The central state of the checks named in <c>@names</c> (a text array).</summary>
+    public const string SelectCheckStates = """
+        SELECT check_name, agent_id, kind, state, last_result_id, last_started_at, duration_ms, status_code, message,
+               consecutive_failures, last_change_at
+        FROM tocsin.check_states WHERE check_name = ANY(@names);
+        """;
+
+    /// <summary>The newest <c>@limit</c> results of check <c>@check</c> from every agent, newest first.</summary>
+    public const string SelectResults = """
+        SELECT id, agent_id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM tocsin.results WHERE check_name = @check
+        ORDER BY started_at DESC, id DESC LIMIT @limit;
         """;
 }
