@@ -10,6 +10,7 @@ using Tocsin.Diagnostics;
 using Tocsin.Fleet;
 using Tocsin.Export;
 using Tocsin.Scheduling;
+using Tocsin.Status;
 using Tocsin.Storage;
 using Tocsin.Storage.Postgres;
 using Tocsin.Storage.Sqlite;
@@ -42,7 +43,8 @@ internal static class AgentHost
 
     /// <summary>
     /// Registers the engine: time, metrics, check kinds, the (already open) outbox, writer, executor, scheduler,
-    /// collector, and when <see cref="TocsinConfig.ExternalDatabaseUri"/> is set the PostgreSQL data source and exporter.
+    /// collector, the check status reader, and when <see cref="TocsinConfig.ExternalDatabaseUri"/> is set the PostgreSQL data source,
+    /// exporter, fleet membership and central status reader.
     /// </summary>
     public static void AddEngine(IServiceCollection services, TocsinConfig config, SqliteOutbox outbox)
     {
@@ -71,6 +73,7 @@ internal static class AgentHost
                 builder.ConnectionStringBuilder.ApplicationName ??= "tocsin";
                 return builder.Build();
             });
+            services.AddSingleton(sp => new CentralStatusReader(sp.GetRequiredService<NpgsqlDataSource>()));
             services.AddSingleton(new ExporterOptions { CentralRetention = config.CentralRetention });
             services.AddSingleton<Exporter>();
             services.AddSingleton(new FleetOptions { HeartbeatInterval = config.HeartbeatInterval });
@@ -79,6 +82,7 @@ internal static class AgentHost
                 sp.GetRequiredService<FleetOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AgentFleet>>()));
         }
 
+        services.AddSingleton(sp => new CheckStatusReader(outbox, sp.GetService<CentralStatusReader>(), sp.GetRequiredService<ILogger<CheckStatusReader>>()));
         services.AddSingleton(sp => new SchedulerOptions
         {
             MaxConcurrentRuns = config.MaxConcurrentRuns,

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Tocsin.Configuration;
 using Tocsin.Export;
 using Tocsin.Status;
@@ -18,20 +19,29 @@ public static class ApiEndpoints
     /// <summary>Most results one request may ask for.</summary>
     public const int MaxResultsLimit = 1000;
 
+    /// <summary>Response header saying where check states and results were read from: <c>central</c> or <c>local</c>.</summary>
+    public const string SourceHeader = "X-Tocsin-Source";
+
     /// <summary>
     /// Maps <c>GET /api/v1/checks</c> (array of <see cref="CheckStatusView"/>),
     /// <c>GET /api/v1/checks/{name}</c>, <c>GET /api/v1/checks/{name}/results?limit=N</c>
     /// (newest first, 1 ≤ N ≤ 1000, default 100; array of <see cref="ResultView"/>), <c>GET /api/v1/export</c>
     /// (an <see cref="ExportStatusView"/>, live from the <see cref="Exporter"/> when one is registered) and <c>GET /healthz</c>.
+    /// Check states and results come from the <see cref="CheckStatusReader"/> in services (the central database
+    /// when configured, with the local outbox as fallback; <see cref="SourceHeader"/> says which), else from the outbox.
     /// Needs <see cref="TocsinConfig"/>, <see cref="SqliteOutbox"/> and <see cref="ResultWriter"/> in services.
     /// </summary>
     public static IEndpointRouteBuilder MapTocsinApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/v1");
-        api.MapGet("/checks", (TocsinConfig config, SqliteOutbox outbox) =>
-            TypedResults.Ok(StatusReport.Build(config.Checks, outbox)));
+        api.MapGet("/checks", async (HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+        {
+            var reading = await StatusReader(context, outbox).ReadChecksAsync(config.Checks, context.RequestAborted).ConfigureAwait(false);
+            context.Response.Headers[SourceHeader] = reading.Source;
+            return TypedResults.Ok(reading.Checks);
+        });
 
-        api.MapGet("/checks/{name}", Results<Ok<CheckStatusView>, NotFound<ProblemBody>> (string name, HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+        api.MapGet("/checks/{name}", async Task<Results<Ok<CheckStatusView>, NotFound<ProblemBody>>> (string name, HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
         {
             name = CheckName(context, name);
             var check = config.Checks.FirstOrDefault(c => c.Name == name);
@@ -40,10 +50,12 @@ public static class ApiEndpoints
                 return TypedResults.NotFound(ProblemBody.UnknownCheck(name));
             }
 
-            return TypedResults.Ok(StatusReport.Build([check], outbox)[0]);
+            var reading = await StatusReader(context, outbox).ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false);
+            context.Response.Headers[SourceHeader] = reading.Source;
+            return TypedResults.Ok(reading.Checks[0]);
         });
 
-        api.MapGet("/checks/{name}/results", Results<Ok<IEnumerable<ResultView>>, NotFound<ProblemBody>, BadRequest<ProblemBody>> (
+        api.MapGet("/checks/{name}/results", async Task<Results<Ok<IReadOnlyList<ResultView>>, NotFound<ProblemBody>, BadRequest<ProblemBody>>> (
             string name, string? limit, HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
         {
             name = CheckName(context, name);
@@ -58,7 +70,10 @@ public static class ApiEndpoints
                 return TypedResults.NotFound(ProblemBody.UnknownCheck(name));
             }
 
-            return TypedResults.Ok(outbox.ReadResults(name, n).Select(ResultView.From));
+            var reader = StatusReader(context, outbox);
+            var reading = await reader.ReadResultsAsync(name, n, context.RequestAborted).ConfigureAwait(false);
+            context.Response.Headers[SourceHeader] = reader.HasCentral && reading.FallbackReason is null ? StatusReport.SourceCentral : StatusReport.SourceLocal;
+            return TypedResults.Ok(reading.Results);
         });
 
         api.MapGet("/export", (HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
@@ -73,6 +88,9 @@ public static class ApiEndpoints
             TypedResults.Ok(new { status = "ok", version = VersionInfo.Version, checks = config.Checks.Count, resultsQueued = writer.Queued, resultsWritten = writer.Written }));
         return endpoints;
     }
+
+    private static CheckStatusReader StatusReader(HttpContext context, SqliteOutbox outbox) =>
+        context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);
 
     /// <summary>
     /// The check name of a <c>/api/v1/checks/{name}…</c> request, fully percent-decoded. Kestrel decodes the

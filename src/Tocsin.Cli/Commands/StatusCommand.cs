@@ -1,52 +1,88 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
 using Spectre.Console;
 using Tocsin.Checks;
 using Tocsin.Configuration;
 using Tocsin.Status;
+using Tocsin.Storage.Postgres;
 using Tocsin.Storage.Sqlite;
 
 namespace Tocsin.Cli.Commands;
 
-/// <summary><c>tocsin status [--json]</c>: the latest state of each configured check, from the local database.</summary>
+/// <summary>
+/// <c>tocsin status [--json]</c>: the latest state of each configured check; from the central PostgreSQL when
+/// <c>externalDatabaseUri</c> is set (the whole fleet), else, or when it cannot be read, from the local database
+/// (then a line on stderr says so and why, and every entry is marked <c>"source": "local"</c>; the exit code stays 0).
+/// </summary>
 internal static class StatusCommand
 {
     internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     public static Command Build()
     {
-        var json = new Option<bool>("--json") { Description = "Print a JSON array of {name, kind, state, lastRun, durationMs, message, consecutiveFailures}." };
-        var cmd = new Command("status", "Show the latest state of each check from the local database.") { json };
-        cmd.SetAction(parse =>
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print a JSON array of {name, kind, state, lastRun, durationMs, message, consecutiveFailures, lastChange, agentId, source}.",
+        };
+        var cmd = new Command("status", "Show the latest state of each check: from the central database when one is configured (every agent's results), else from the local database.") { json };
+        cmd.SetAction(async (parse, ct) =>
         {
             string path = TocsinCommand.ResolveConfigPath(parse);
             var config = new ConfigLoader(CheckKinds.CreateDefault(TimeProvider.System)).Load(path);
-            IReadOnlyList<CheckStatusView> report;
-            if (File.Exists(config.LocalDatabasePath))
+            using var outbox = File.Exists(config.LocalDatabasePath) ? new SqliteOutbox(config.LocalDatabasePath) : null;
+            StatusReading reading;
+            if (config.ExternalDatabaseUri is { } external)
             {
-                using var outbox = new SqliteOutbox(config.LocalDatabasePath);
-                report = StatusReport.Build(config.Checks, outbox);
+                NpgsqlDataSource? source = null;
+                string? reason = null;
+                try
+                {
+                    var builder = new NpgsqlDataSourceBuilder(PostgresConnectionString.Resolve(external, config.ExternalDatabasePasswordFile));
+                    builder.ConnectionStringBuilder.ApplicationName ??= "tocsin status";
+                    source = builder.Build();
+                }
+                catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    reason = Secrets.RedactConnectionString(ex.Message);
+                }
+
+                await using (source)
+                {
+                    var reader = new CheckStatusReader(outbox, source is null ? null : new CentralStatusReader(source), NullLogger<CheckStatusReader>.Instance);
+                    reading = await reader.ReadChecksAsync(config.Checks, ct).ConfigureAwait(false);
+                    reading = reading with { FallbackReason = reading.FallbackReason ?? reason };
+                }
+
+                if (reading.FallbackReason is { } why)
+                {
+                    await Console.Error.WriteLineAsync(
+                        $"tocsin: cannot read the central database ({why}); showing this agent's local results only (source: local).").ConfigureAwait(false);
+                }
             }
             else
             {
-                report = StatusReport.Build(config.Checks, new Dictionary<string, CheckStatus>());
+                reading = await new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance).ReadChecksAsync(config.Checks, ct).ConfigureAwait(false);
             }
 
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(report, Json));
+                Console.Out.WriteLine(JsonSerializer.Serialize(reading.Checks, Json));
                 return 0;
             }
 
-            var table = new Table().AddColumns("Check", "Kind", "State", "Last run (UTC)", "ms", "Fails", "Message");
-            foreach (var s in report)
+            var table = new Table().AddColumns("Check", "Kind", "State", "Last run (UTC)", "ms", "Fails", "Agent", "Message");
+            table.Caption(reading.Source == StatusReport.SourceCentral ? "from the central database (every agent)" : "from the local database (this agent)");
+            foreach (var s in reading.Checks)
             {
                 table.AddRow(
                     Markup.Escape(s.Name), s.Kind, Colour(s.State),
                     s.LastRun?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",
                     s.DurationMs?.ToString("0.#", CultureInfo.InvariantCulture) ?? "-",
                     s.ConsecutiveFailures.ToString(CultureInfo.InvariantCulture),
+                    s.AgentId?.ToString("D") ?? "-",
                     Markup.Escape(s.Message ?? ""));
             }
 

@@ -1,0 +1,156 @@
+using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Tocsin.Checks;
+using Tocsin.Export;
+using Tocsin.Storage.Sqlite;
+
+namespace Tocsin.Status;
+
+/// <summary>Check states read by <see cref="CheckStatusReader"/>.</summary>
+/// <param name="Checks">One entry per requested check, in the order asked.</param>
+/// <param name="Source"><see cref="StatusReport.SourceCentral"/> or <see cref="StatusReport.SourceLocal"/>.</param>
+/// <param name="FallbackReason">Why the central database was not used although configured (password hidden), or null.</param>
+public sealed record StatusReading(IReadOnlyList<CheckStatusView> Checks, string Source, string? FallbackReason);
+
+/// <summary>Results read by <see cref="CheckStatusReader"/>.</summary>
+/// <param name="Results">Newest first.</param>
+/// <param name="FallbackReason">Why the central database was not used although configured (password hidden), or null.</param>
+public sealed record ResultsReading(IReadOnlyList<ResultView> Results, string? FallbackReason);
+
+/// <summary>
+/// Where <c>GET /api/v1/checks</c> and <c>tocsin status</c> read from. With a central database configured,
+/// its <c>tocsin.check_states</c> (the whole fleet: every agent's newest results); when it cannot be read
+/// within <see cref="CentralTimeout"/> (down, unreachable, login refused, schema older than version 2), this
+/// agent's own outbox, marked <c>"source": "local"</c> with the reason, and a warning logged once per outage
+/// (not per request). Without a central database, always the outbox. Never throws for a PostgreSQL failure.
+/// </summary>
+public sealed partial class CheckStatusReader
+{
+    private readonly SqliteOutbox? _outbox;
+    private readonly CentralStatusReader? _central;
+    private readonly ILogger _logger;
+    private int _failing;
+
+    /// <summary>
+    /// Reads from <paramref name="central"/> when not null, else (or when it fails) from <paramref name="outbox"/>;
+    /// a null <paramref name="outbox"/> means there is no local database yet (every check pending).
+    /// </summary>
+    public CheckStatusReader(SqliteOutbox? outbox, CentralStatusReader? central, ILogger<CheckStatusReader> logger)
+    {
+        _outbox = outbox;
+        _central = central;
+        _logger = logger;
+    }
+
+    /// <summary>Longest a read of the central database may take before the local outbox is used. <value>Default: 3 s.</value></summary>
+    public TimeSpan CentralTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Whether a central database is configured.</summary>
+    public bool HasCentral => _central is not null;
+
+    /// <summary>The state of each of <paramref name="checks"/>, in their order; see the class remarks for the source.</summary>
+    /// <exception cref="SqliteException">When the local outbox is needed and cannot be read.</exception>
+    /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
+    public async Task<StatusReading> ReadChecksAsync(IReadOnlyList<CheckDefinition> checks, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(checks);
+        string? reason = null;
+        if (_central is not null)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(CentralTimeout);
+            try
+            {
+                var states = await _central.ReadStatesAsync([.. checks.Select(c => c.Name)], timeout.Token).ConfigureAwait(false);
+                Recovered();
+                return new StatusReading(StatusReport.Build(checks, states), StatusReport.SourceCentral, null);
+            }
+            catch (Exception ex) when (IsCentralFailure(ex, cancellationToken))
+            {
+                reason = Failed(ex);
+            }
+        }
+
+        var local = _outbox is null
+            ? StatusReport.Build(checks, new Dictionary<string, CheckStatus>())
+            : StatusReport.Build(checks, _outbox);
+        return new StatusReading(local, StatusReport.SourceLocal, reason);
+    }
+
+    /// <summary>
+    /// The newest <paramref name="limit"/> results of <paramref name="checkName"/>, newest first. With a central
+    /// database: its results from every agent merged with this agent's own newest results (those not exported
+    /// yet among them), each once, each marked with its source; when the central database cannot be read, the
+    /// outbox's alone.
+    /// </summary>
+    /// <exception cref="SqliteException">When the local outbox cannot be read.</exception>
+    /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
+    public async Task<ResultsReading> ReadResultsAsync(string checkName, int limit, CancellationToken cancellationToken)
+    {
+        var local = _outbox is null ? [] : _outbox.ReadResults(checkName, limit).Select(r => ResultView.From(r, _outbox.AgentId, StatusReport.SourceLocal)).ToList();
+        if (_central is null)
+        {
+            return new ResultsReading(local, null);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(CentralTimeout);
+        try
+        {
+            var central = await _central.ReadResultsAsync(checkName, limit, timeout.Token).ConfigureAwait(false);
+            Recovered();
+            var seen = new HashSet<Guid>();
+            var merged = central.Select(c => ResultView.From(c.Result, c.AgentId, StatusReport.SourceCentral))
+                .Concat(local)
+                .Where(v => seen.Add(v.Id))
+                .OrderByDescending(v => v.StartedAt).ThenByDescending(v => v.Id)
+                .Take(limit)
+                .ToList();
+            return new ResultsReading(merged, null);
+        }
+        catch (Exception ex) when (IsCentralFailure(ex, cancellationToken))
+        {
+            return new ResultsReading(local, Failed(ex));
+        }
+    }
+
+    /// <summary>A one-line reason for a failed central read, with any password hidden.</summary>
+    internal static string Describe(Exception ex) => ex switch
+    {
+        PostgresException { SqlState: "42P01" or "3F000" } =>
+            "the central database has no tocsin.check_states yet (schema older than version 2; an agent of this version creates it at its first export)",
+        OperationCanceledException => "the central database did not answer in time",
+        _ => Exporter.Describe(ex),
+    };
+
+    private static bool IsCentralFailure(Exception ex, CancellationToken callerToken) =>
+        ex is NpgsqlException or TimeoutException or SocketException or IOException or InvalidOperationException
+        || (ex is OperationCanceledException && !callerToken.IsCancellationRequested);
+
+    private string Failed(Exception ex)
+    {
+        string reason = Describe(ex);
+        if (Interlocked.Exchange(ref _failing, 1) == 0)
+        {
+            LogCentralUnreadable(_logger, reason);
+        }
+
+        return reason;
+    }
+
+    private void Recovered()
+    {
+        if (Interlocked.Exchange(ref _failing, 0) == 1)
+        {
+            LogCentralReadable(_logger);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot read the fleet's status from the central database ({Reason}); showing this agent's local results, marked \"source\": \"local\"")]
+    private static partial void LogCentralUnreadable(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reading the fleet's status from the central database again")]
+    private static partial void LogCentralReadable(ILogger logger);
+}
