@@ -150,6 +150,47 @@ public sealed class ConfigFile
         return check;
     }
 
+    /// <summary>The field holding the local database path in this file's format (<c>localDatabasePath</c> or seed 004's <c>local_database_path</c>).</summary>
+    public string LocalDatabaseField => Format == ConfigFormat.Seed004 ? "local_database_path" : "localDatabasePath";
+
+    /// <summary>The field holding the central database in this file's format (<c>externalDatabaseUri</c> or seed 004's <c>external_database_uri</c>).</summary>
+    public string ExternalDatabaseField => Format == ConfigFormat.Seed004 ? "external_database_uri" : "externalDatabaseUri";
+
+    /// <summary>
+    /// Sets the databases, as <c>tocsin config databases update</c> does: <paramref name="localDatabasePath"/>
+    /// (written as given; <c>~</c> and paths relative to the file are resolved at load) when not null, and
+    /// <paramref name="externalDatabaseUri"/> when not null, an empty string removing it (export off; an
+    /// <c>externalDatabasePasswordFile</c> is kept for when it is set again). Other fields are kept as written.
+    /// Validation happens in <see cref="Save"/>.
+    /// </summary>
+    public void SetDatabases(string? localDatabasePath, string? externalDatabaseUri)
+    {
+        if (localDatabasePath is not null)
+        {
+            Root[LocalDatabaseField] = localDatabasePath;
+        }
+
+        if (externalDatabaseUri is null)
+        {
+            return;
+        }
+
+        if (externalDatabaseUri.Length == 0)
+        {
+            Root.Remove(ExternalDatabaseField);
+        }
+        else if (Root.ContainsKey(ExternalDatabaseField))
+        {
+            Root[ExternalDatabaseField] = externalDatabaseUri;
+        }
+        else
+        {
+            // Beside the local database, where `config create` puts it.
+            int local = Root.IndexOf(LocalDatabaseField);
+            Root.Insert(local < 0 ? 0 : local + 1, ExternalDatabaseField, externalDatabaseUri);
+        }
+    }
+
     /// <summary>The document as indented JSON.</summary>
     public string ToJson() => Root.ToJsonString(Indented) + Environment.NewLine;
 

@@ -133,6 +133,7 @@ public sealed class ConfigLoader
         string baseDir = Path.GetDirectoryName(path) ?? ".";
         root.Has("$schema");
         string dbPath = root.String("localDatabasePath") ?? "~/.tocsin/local.db";
+        ValidateLocalDatabase(root, "localDatabasePath", dbPath, baseDir);
         string? external = root.String("externalDatabaseUri");
         ValidateExternalDatabase(root, "externalDatabaseUri", external);
         string? passwordFile = root.String("externalDatabasePasswordFile");
@@ -293,6 +294,7 @@ public sealed class ConfigLoader
     {
         string baseDir = Path.GetDirectoryName(path) ?? ".";
         string dbPath = root.String("local_database_path") ?? "~/.monitoring/local-database.sqlite3";
+        ValidateLocalDatabase(root, "local_database_path", dbPath, baseDir);
         string? external = root.String("external_database_uri");
         ValidateExternalDatabase(root, "external_database_uri", external);
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -374,6 +376,19 @@ public sealed class ConfigLoader
             BodyRegex = checkRegex ? regex : null,
         };
         return new CheckDefinition(name, HttpCheckKind.KindName, interval, timeout, options) { Index = index };
+    }
+
+    /// <summary>Checks that the local database path names a file: not empty, not an existing folder.</summary>
+    private static void ValidateLocalDatabase(ConfigObjectReader root, string field, string value, string baseDir)
+    {
+        if (value.Trim().Length == 0)
+        {
+            root.Error(field, ConfigObjectReader.Quote(value), "must be the path of the SQLite file, e.g. ~/.tocsin/local.db (relative paths are relative to the configuration file)");
+        }
+        else if (Directory.Exists(ResolveRelative(value, baseDir)))
+        {
+            root.Error(field, ConfigObjectReader.Quote(value), "is a folder; it must be the path of the SQLite file, e.g. ~/.tocsin/local.db");
+        }
     }
 
     /// <summary>Checks that a central database URI or key=value string can be used; the value shown in an error has its password hidden.</summary>

@@ -59,22 +59,40 @@ public static class PostgresConnectionString
     public static string Resolve(string uriOrKeyValue, string? passwordFile, Func<string, string?>? environment = null)
     {
         var b = new NpgsqlConnectionStringBuilder(ToNpgsql(uriOrKeyValue));
-        if (string.IsNullOrEmpty(b.Password))
+        var (password, source) = FindPassword(b, passwordFile, environment ?? Environment.GetEnvironmentVariable);
+        if (source is not PasswordSource.Uri and not PasswordSource.None)
         {
-            string? password = null;
-            if (passwordFile is not null)
-            {
-                password = File.ReadLines(passwordFile).FirstOrDefault()?.TrimEnd('\r', '\n');
-            }
-
-            password ??= (environment ?? Environment.GetEnvironmentVariable)(PasswordVariable);
-            if (!string.IsNullOrEmpty(password))
-            {
-                b.Password = password;
-            }
+            b.Password = password;
         }
 
         return b.ConnectionString;
+    }
+
+    /// <summary>
+    /// Where <see cref="Resolve"/> takes the password from, in its order: the URI, else
+    /// <paramref name="passwordFile"/>'s first line, else <c>TOCSIN_PG_PASSWORD</c> of <paramref name="environment"/>
+    /// (default: this process's), else none. Never returns the password itself.
+    /// </summary>
+    /// <exception cref="FormatException">When the string is invalid.</exception>
+    /// <exception cref="IOException">When the password file cannot be read.</exception>
+    public static PasswordSource FindPasswordSource(string uriOrKeyValue, string? passwordFile, Func<string, string?>? environment = null) =>
+        FindPassword(new NpgsqlConnectionStringBuilder(ToNpgsql(uriOrKeyValue)), passwordFile, environment ?? Environment.GetEnvironmentVariable).Source;
+
+    private static (string? Password, PasswordSource Source) FindPassword(NpgsqlConnectionStringBuilder b, string? passwordFile, Func<string, string?> environment)
+    {
+        if (!string.IsNullOrEmpty(b.Password))
+        {
+            return (b.Password, PasswordSource.Uri);
+        }
+
+        string? fromFile = passwordFile is null ? null : File.ReadLines(passwordFile).FirstOrDefault()?.TrimEnd('\r', '\n');
+        if (fromFile is not null)
+        {
+            return (fromFile, fromFile.Length > 0 ? PasswordSource.File : PasswordSource.None);
+        }
+
+        string? fromEnvironment = environment(PasswordVariable);
+        return string.IsNullOrEmpty(fromEnvironment) ? (null, PasswordSource.None) : (fromEnvironment, PasswordSource.Environment);
     }
 
     private static NpgsqlConnectionStringBuilder FromUri(string text)
@@ -282,4 +300,17 @@ public static class PostgresConnectionString
             throw new FormatException($"the URI's {what} is not validly percent-encoded");
         }
     }
+}
+
+/// <summary>Where the central database's password comes from (see <see cref="PostgresConnectionString.FindPasswordSource"/>).</summary>
+public enum PasswordSource
+{
+    /// <summary>No password: the server must not ask for one (trust, peer, certificate) or the login fails.</summary>
+    None,
+    /// <summary>The password part of <c>externalDatabaseUri</c> (or its <c>Password=</c> key).</summary>
+    Uri,
+    /// <summary>The first line of <c>externalDatabasePasswordFile</c>.</summary>
+    File,
+    /// <summary>The <c>TOCSIN_PG_PASSWORD</c> environment variable.</summary>
+    Environment,
 }
