@@ -1,16 +1,18 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
 using Tocsin.Checks;
 using Tocsin.Configuration;
+using Tocsin.Storage.Postgres;
 
 namespace Tocsin.Cli.Commands;
 
 /// <summary>
-/// <c>tocsin config create|show</c> and <c>tocsin config checks add|show|update|remove</c>
-/// (<c>services</c> is an alias of <c>checks</c>, as in seed 004). Every edit is validated like a load
-/// before the file is replaced.
+/// <c>tocsin config create|show</c>, <c>tocsin config checks add|show|update|remove</c>
+/// (<c>services</c> is an alias of <c>checks</c>, as in seed 004) and <c>tocsin config databases show|update</c>.
+/// Every edit is validated like a load before the file is replaced.
 /// </summary>
 internal static class ConfigCommands
 {
@@ -22,6 +24,7 @@ internal static class ConfigCommands
         config.Subcommands.Add(BuildCreate());
         config.Subcommands.Add(BuildShow());
         config.Subcommands.Add(BuildChecks());
+        config.Subcommands.Add(BuildDatabases());
         return config;
     }
 
@@ -172,6 +175,143 @@ internal static class ConfigCommands
         }
 
         return checks;
+    }
+
+    private static readonly JsonSerializerOptions DatabasesJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    private static Command BuildDatabases()
+    {
+        var databases = new Command("databases", "Show and change the local database (outbox) and the central PostgreSQL.");
+
+        var json = new Option<bool>("--json") { Description = "Print a JSON object {localDatabasePath, externalDatabaseUri, exportEnabled, passwordSource, passwordFile}." };
+        var show = new Command("show", "Print the local database path, the central database (password hidden) and where its password comes from.") { json };
+        show.SetAction(parse =>
+        {
+            string path = TocsinCommand.ResolveConfigPath(parse);
+            var config = Loader().Load(path);
+            var view = DatabasesView.From(config);
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(view, DatabasesJson));
+                return 0;
+            }
+
+            string localField = config.Format == ConfigFormat.Seed004 ? "local_database_path" : "localDatabasePath";
+            string externalField = config.Format == ConfigFormat.Seed004 ? "external_database_uri" : "externalDatabaseUri";
+            var table = new Table().AddColumns("Database", "Value");
+            table.AddRow("Local (outbox)", $"{Markup.Escape(view.LocalDatabasePath)} [grey]({localField})[/]");
+            table.AddRow("Central (export)", view.ExternalDatabaseUri is { } uri
+                ? $"{Markup.Escape(uri)} [grey]({externalField})[/]"
+                : $"[grey]none: export is off ({externalField} is not set)[/]");
+            if (view.ExportEnabled)
+            {
+                table.AddRow("Password", view.PasswordSource switch
+                {
+                    "uri" => "from the URI",
+                    "file" => $"from the first line of {Markup.Escape(view.PasswordFile!)} (externalDatabasePasswordFile){(view.PasswordFileError is { } e ? $" [red]which cannot be read here: {Markup.Escape(e)}[/]" : "")}",
+                    "environment" => $"from {PostgresConnectionString.PasswordVariable} (set in this environment)",
+                    _ => $"[yellow]none[/]: the URI has none, no externalDatabasePasswordFile, and {PostgresConnectionString.PasswordVariable} is not set here (the agent's service environment may set it)",
+                });
+            }
+
+            AnsiConsole.Write(table);
+            return 0;
+        });
+
+        var local = new Option<string?>("--local") { Description = "Local SQLite outbox path (~ expanded; relative to the configuration file)." };
+        var external = new Option<string?>("--external")
+        {
+            Description = "Central PostgreSQL: postgresql://user[:password]@host[:port]/database[?sslmode=…] or Host=…;Username=…;Database=…; \"\" turns export off.",
+        };
+        var noExternal = new Option<bool>("--no-external") { Description = "Turn export off (removes externalDatabaseUri); the same as --external \"\"." };
+        var update = new Command("update", "Change the local database path and/or the central database; validated like a load, then the file is replaced atomically.")
+        {
+            local, external, noExternal,
+        };
+        update.SetAction(parse =>
+        {
+            string path = TocsinCommand.ResolveConfigPath(parse);
+            string? newLocal = parse.GetValue(local);
+            string? newExternal = parse.GetValue(external);
+            bool off = parse.GetValue(noExternal);
+            if (newLocal is null && newExternal is null && !off)
+            {
+                Console.Error.WriteLine("tocsin: config databases update: nothing to change; give --local PATH, --external URI, or --no-external (or --external \"\") to turn export off.");
+                return 64;
+            }
+
+            if (off && !string.IsNullOrEmpty(newExternal))
+            {
+                Console.Error.WriteLine("tocsin: config databases update: --no-external and --external URI contradict each other; give one of them.");
+                return 64;
+            }
+
+            var file = ConfigFile.Open(path);
+            TocsinConfig? before = null;
+            try
+            {
+                before = Loader().Load(path);
+            }
+            catch (ConfigException)
+            {
+                // The file is invalid as it is; this update may be what repairs it.
+            }
+
+            file.SetDatabases(newLocal, off ? "" : newExternal);
+            var saved = file.Save(Loader());
+
+            Console.Out.WriteLine($"Updated {path}");
+            Console.Out.WriteLine($"  {file.LocalDatabaseField}: {saved.LocalDatabasePath}");
+            Console.Out.WriteLine(saved.ExternalDatabaseUri is { } uri
+                ? $"  {file.ExternalDatabaseField}: {Secrets.RedactConnectionString(uri)}"
+                : $"  {file.ExternalDatabaseField}: none (export is off)");
+            if (before is not null && saved.LocalDatabasePath != before.LocalDatabasePath && File.Exists(before.LocalDatabasePath))
+            {
+                Console.Error.WriteLine(
+                    $"tocsin: the results in {before.LocalDatabasePath} are not moved, including any not exported yet; to keep them, stop the agent and move the file (with its -wal file) to {saved.LocalDatabasePath}.");
+            }
+
+            Console.Out.WriteLine("Restart the agent (tocsin start) for the change to take effect.");
+            return 0;
+        });
+
+        databases.Subcommands.Add(show);
+        databases.Subcommands.Add(update);
+        return databases;
+    }
+
+    /// <summary>What <c>config databases show --json</c> prints; no secret in it.</summary>
+    /// <param name="LocalDatabasePath">Absolute path of the local outbox.</param>
+    /// <param name="ExternalDatabaseUri">The central database with the password replaced by <c>***</c>, or null.</param>
+    /// <param name="ExportEnabled">Whether results are exported (a central database is set).</param>
+    /// <param name="PasswordSource"><c>uri</c>, <c>file</c>, <c>environment</c> (<c>TOCSIN_PG_PASSWORD</c>) or <c>none</c>; null without a central database.</param>
+    /// <param name="PasswordFile">Absolute path of <c>externalDatabasePasswordFile</c>, or null.</param>
+    /// <param name="PasswordFileError">Why the password file cannot be read by this user, or null.</param>
+    private sealed record DatabasesView(
+        string LocalDatabasePath, string? ExternalDatabaseUri, bool ExportEnabled, string? PasswordSource, string? PasswordFile, string? PasswordFileError)
+    {
+        public static DatabasesView From(TocsinConfig config)
+        {
+            if (config.ExternalDatabaseUri is not { } uri)
+            {
+                return new DatabasesView(config.LocalDatabasePath, null, false, null, config.ExternalDatabasePasswordFile, null);
+            }
+
+            string source;
+            string? fileError = null;
+            try
+            {
+                source = PostgresConnectionString.FindPasswordSource(uri, config.ExternalDatabasePasswordFile).ToString().ToLowerInvariant();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The agent would read it (and fail) before the environment: the file is the source.
+                source = "file";
+                fileError = ex.Message;
+            }
+
+            return new DatabasesView(config.LocalDatabasePath, Secrets.RedactConnectionString(uri), true, source, config.ExternalDatabasePasswordFile, fileError);
+        }
     }
 
     /// <summary>The options shared by <c>checks add</c> and <c>checks update</c>.</summary>
