@@ -82,7 +82,7 @@ internal static class AgentHost
                 sp.GetRequiredService<FleetOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AgentFleet>>()));
         }
 
-        services.AddSingleton(sp => new CheckStatusReader(outbox, sp.GetService<CentralStatusReader>(), sp.GetRequiredService<ILogger<CheckStatusReader>>()));
+        services.AddSingleton(sp => new CheckStatusReader(outbox, sp.GetService<CentralStatusReader>(), sp.GetRequiredService<ILogger<CheckStatusReader>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new SchedulerOptions
         {
             MaxConcurrentRuns = config.MaxConcurrentRuns,

@@ -24,28 +24,40 @@ public sealed record ResultsReading(IReadOnlyList<ResultView> Results, string? F
 /// its <c>tocsin.check_states</c> (the whole fleet: every agent's newest results); when it cannot be read
 /// within <see cref="CentralTimeout"/> (down, unreachable, login refused, schema older than version 2), this
 /// agent's own outbox, marked <c>"source": "local"</c> with the reason, and a warning logged once per outage
-/// (not per request). Without a central database, always the outbox. Never throws for a PostgreSQL failure.
+/// (not per request); for <see cref="RetryCentralAfter"/> after a failure reads go straight to the outbox.
+/// Without a central database, always the outbox. Never throws for a PostgreSQL failure.
 /// </summary>
 public sealed partial class CheckStatusReader
 {
     private readonly SqliteOutbox? _outbox;
     private readonly CentralStatusReader? _central;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private int _failing;
+    private long _failedAt;
+    private string? _lastReason;
 
     /// <summary>
     /// Reads from <paramref name="central"/> when not null, else (or when it fails) from <paramref name="outbox"/>;
     /// a null <paramref name="outbox"/> means there is no local database yet (every check pending).
+    /// <paramref name="time"/> (default: the system clock) times <see cref="CentralTimeout"/>.
     /// </summary>
-    public CheckStatusReader(SqliteOutbox? outbox, CentralStatusReader? central, ILogger<CheckStatusReader> logger)
+    public CheckStatusReader(SqliteOutbox? outbox, CentralStatusReader? central, ILogger<CheckStatusReader> logger, TimeProvider? time = null)
     {
         _outbox = outbox;
         _central = central;
         _logger = logger;
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>Longest a read of the central database may take before the local outbox is used. <value>Default: 3 s.</value></summary>
     public TimeSpan CentralTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// After a failed central read, how long reads go straight to the outbox (with the same reason) before the central
+    /// database is tried again, so a dead or silent server costs one attempt per period, not one per request. <value>Default: 5 s.</value>
+    /// </summary>
+    public TimeSpan RetryCentralAfter { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Whether a central database is configured.</summary>
     public bool HasCentral => _central is not null;
@@ -57,13 +69,17 @@ public sealed partial class CheckStatusReader
     {
         ArgumentNullException.ThrowIfNull(checks);
         string? reason = null;
-        if (_central is not null)
+        if (_central is not null && SkipCentral() is { } skipped)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(CentralTimeout);
+            reason = skipped;
+        }
+        else if (_central is not null)
+        {
+            using var timeout = new CancellationTokenSource(CentralTimeout, _time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             try
             {
-                var states = await _central.ReadStatesAsync([.. checks.Select(c => c.Name)], timeout.Token).ConfigureAwait(false);
+                var states = await Bounded(_central.ReadStatesAsync([.. checks.Select(c => c.Name)], linked.Token), linked.Token).ConfigureAwait(false);
                 Recovered();
                 return new StatusReading(StatusReport.Build(checks, states), StatusReport.SourceCentral, null);
             }
@@ -95,11 +111,16 @@ public sealed partial class CheckStatusReader
             return new ResultsReading(local, null);
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(CentralTimeout);
+        if (SkipCentral() is { } skipped)
+        {
+            return new ResultsReading(local, skipped);
+        }
+
+        using var timeout = new CancellationTokenSource(CentralTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            var central = await _central.ReadResultsAsync(checkName, limit, timeout.Token).ConfigureAwait(false);
+            var central = await Bounded(_central.ReadResultsAsync(checkName, limit, linked.Token), linked.Token).ConfigureAwait(false);
             Recovered();
             var seen = new HashSet<Guid>();
             var merged = central.Select(c => ResultView.From(c.Result, c.AgentId, StatusReport.SourceCentral))
@@ -129,9 +150,33 @@ public sealed partial class CheckStatusReader
         ex is NpgsqlException or TimeoutException or SocketException or IOException or InvalidOperationException
         || (ex is OperationCanceledException && !callerToken.IsCancellationRequested);
 
+    /// <summary>
+    /// Waits for <paramref name="read"/> at most until <paramref name="token"/> is cancelled: Npgsql does not always
+    /// stop opening a connection when cancelled (a server that accepts and stays silent), so the wait is cut here and
+    /// the read left to end on its own (its failure observed, never thrown).
+    /// </summary>
+    private static async Task<T> Bounded<T>(Task<T> read, CancellationToken token)
+    {
+        try
+        {
+            return await read.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!read.IsCompleted)
+        {
+            _ = read.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    /// <summary>The last failure's reason while within <see cref="RetryCentralAfter"/> of it, else null (try the central database).</summary>
+    private string? SkipCentral() =>
+        Volatile.Read(ref _failing) == 1 && _time.GetElapsedTime(Interlocked.Read(ref _failedAt)) < RetryCentralAfter ? Volatile.Read(ref _lastReason) : null;
+
     private string Failed(Exception ex)
     {
         string reason = Describe(ex);
+        Volatile.Write(ref _lastReason, reason);
+        Interlocked.Exchange(ref _failedAt, _time.GetTimestamp());
         if (Interlocked.Exchange(ref _failing, 1) == 0)
         {
             LogCentralUnreadable(_logger, reason);

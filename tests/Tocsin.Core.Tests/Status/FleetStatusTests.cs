@@ -242,6 +242,32 @@ public sealed class FleetStatusTests(PostgresServer server) : IClassFixture<Post
     }
 
     [Fact]
+    public async Task Central_database_that_accepts_but_never_answers_falls_back_to_local_after_the_central_timeout()
+    {
+        using var outbox = new SqliteOutbox(_folder.File("a.db"));
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        int port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        var accepted = Task.Run(async () =>
+        {
+            using var socket = await silent.AcceptSocketAsync(Ct);
+            await Task.Delay(Timeout.Infinite, Ct);
+        }, Ct);
+        await using var source = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={port};Username=u;Database=d;Timeout=60");
+        var reader = new CheckStatusReader(outbox, new CentralStatusReader(source), NullLogger<CheckStatusReader>.Instance)
+        {
+            CentralTimeout = TimeSpan.FromMilliseconds(500),
+        };
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var reading = await reader.ReadChecksAsync([Check("x")], Ct);
+
+        Assert.Equal(StatusReport.SourceLocal, reading.Source);
+        Assert.Equal("the central database did not answer in time", reading.FallbackReason);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"took {started.Elapsed}");
+    }
+
+    [Fact]
     public async Task Central_database_without_check_states_falls_back_to_local_and_says_the_schema_is_older()
     {
         string cs = await server.CreateDatabaseAsync();
@@ -253,6 +279,29 @@ public sealed class FleetStatusTests(PostgresServer server) : IClassFixture<Post
 
         Assert.Equal(StatusReport.SourceLocal, reading.Source);
         Assert.Contains("schema older than version 2", reading.FallbackReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task After_a_failure_reads_stay_local_for_the_retry_period_then_use_the_central_database_again()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var source = NpgsqlDataSource.Create(cs);
+        using var outbox = new SqliteOutbox(_folder.File("a.db"));
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var logger = new RecordingLogger<CheckStatusReader>();
+        var reader = new CheckStatusReader(outbox, new CentralStatusReader(source), logger, time);
+
+        Assert.Equal(StatusReport.SourceLocal, (await reader.ReadChecksAsync([Check("x")], Ct)).Source);
+        await new CentralDatabase(source).MigrateAsync(Ct);
+        var meanwhile = await reader.ReadChecksAsync([Check("x")], Ct);
+        time.Advance(reader.RetryCentralAfter);
+        var after = await reader.ReadChecksAsync([Check("x")], Ct);
+
+        Assert.Equal(StatusReport.SourceLocal, meanwhile.Source);
+        Assert.Contains("schema older than version 2", meanwhile.FallbackReason, StringComparison.Ordinal);
+        Assert.Equal(StatusReport.SourceCentral, after.Source);
+        Assert.Null(after.FallbackReason);
+        Assert.Equal([LogLevel.Warning, LogLevel.Information], logger.Lines.Select(l => l.Level));
     }
 
     /// <summary>Keeps every log line written through it.</summary>
