@@ -21,6 +21,9 @@ internal static class StatusCommand
 {
     internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
+    /// <summary>Longest the command waits for the central database before showing the local one.</summary>
+    internal static readonly TimeSpan CentralTimeout = TimeSpan.FromSeconds(10);
+
     public static Command Build()
     {
         var json = new Option<bool>("--json")
@@ -51,7 +54,11 @@ internal static class StatusCommand
 
                 await using (source)
                 {
-                    var reader = new CheckStatusReader(outbox, source is null ? null : new CentralStatusReader(source), NullLogger<CheckStatusReader>.Instance);
+                    // Asked for once by a person or a script: worth waiting longer than an API request would.
+                    var reader = new CheckStatusReader(outbox, source is null ? null : new CentralStatusReader(source), NullLogger<CheckStatusReader>.Instance)
+                    {
+                        CentralTimeout = CentralTimeout,
+                    };
                     reading = await reader.ReadChecksAsync(config.Checks, ct).ConfigureAwait(false);
                     reading = reading with { FallbackReason = reading.FallbackReason ?? reason };
                 }
