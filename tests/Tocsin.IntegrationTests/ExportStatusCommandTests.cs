@@ -20,7 +20,7 @@ public sealed class ExportStatusCommandTests : IAsyncLifetime
     [Fact]
     public async Task Export_status_json_counts_the_results_waiting_for_export_and_hides_the_password()
     {
-        string config = AgentConfig.Write(_folder, AgentConfig.Tcp("a", _target.Port), AgentConfig.Tcp("b", _target.Port));
+        string config = AgentConfig.Write(_folder, AgentConfig.Tcp("a", _target.Port, "10s"), AgentConfig.Tcp("b", _target.Port, "10s"));
         AgentConfig.Edit(config, root => root["externalDatabaseUri"] = "postgresql://tocsin:hunter2secret@127.0.0.1:1/tocsin");
         var once = await TocsinProcess.RunAsync(_folder.Path, "start", "--once", "--config-path", config);
         Assert.True(once.ExitCode == 0, once.ToString());

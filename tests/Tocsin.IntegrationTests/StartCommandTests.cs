@@ -37,7 +37,8 @@ public sealed class StartCommandTests(TargetServer target) : IClassFixture<Targe
     [Fact]
     public async Task Start_once_exits_0_when_every_check_is_OK_and_prints_a_table_of_results()
     {
-        string config = AgentConfig.Write(_folder, AgentConfig.Http("web ok", target.Url("/ok")), AgentConfig.Tcp("web port", target.Port));
+        // --once runs each check once; a long interval gives the runs an 8 s timeout, so a loaded machine does not fail them.
+        string config = AgentConfig.Write(_folder, AgentConfig.Http("web ok", target.Url("/ok"), "10s"), AgentConfig.Tcp("web port", target.Port, "10s"));
 
         var run = await TocsinProcess.RunAsync(_folder.Path, "start", "--once", "--config-path", config);
 
@@ -52,7 +53,7 @@ public sealed class StartCommandTests(TargetServer target) : IClassFixture<Targe
     [Fact]
     public async Task Start_once_exits_2_when_one_check_is_CRITICAL()
     {
-        string config = AgentConfig.Write(_folder, AgentConfig.Http("web ok", target.Url("/ok")), AgentConfig.Http("web 500", target.Url("/500")));
+        string config = AgentConfig.Write(_folder, AgentConfig.Http("web ok", target.Url("/ok"), "10s"), AgentConfig.Http("web 500", target.Url("/500"), "10s"));
 
         var run = await TocsinProcess.RunAsync(_folder.Path, "start", "--once", "--config-path", config);
 
