@@ -8,36 +8,6 @@ namespace Tocsin.IntegrationTests;
 /// <summary>Two <c>tocsin start</c> processes on one PostgreSQL share the sharded checks.</summary>
 public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresServer>
 {
-    private static List<(string Check, DateTime ScheduledAt, Guid Agent)> CentralRuns(string cs)
-    {
-        using var c = new NpgsqlConnection(cs);
-        c.Open();
-        using var cmd = new NpgsqlCommand("SELECT check_name, scheduled_at, agent_id FROM tocsin.results", c);
-        using var r = cmd.ExecuteReader();
-        var rows = new List<(string, DateTime, Guid)>();
-        while (r.Read())
-        {
-            rows.Add((r.GetString(0), r.GetDateTime(1), r.GetGuid(2)));
-        }
-
-        return rows;
-    }
-
-    private static long LiveAgents(string cs)
-    {
-        try
-        {
-            using var c = new NpgsqlConnection(cs);
-            c.Open();
-            using var cmd = new NpgsqlCommand("SELECT count(*) FROM tocsin.agents WHERE last_heartbeat > now() - interval '3 seconds'", c);
-            return (long)cmd.ExecuteScalar()!;
-        }
-        catch (PostgresException ex) when (ex.SqlState == "42P01")
-        {
-            return 0;
-        }
-    }
-
     [Fact]
     public async Task Two_agents_run_each_sharded_check_once_per_interval_and_placement_all_on_both()
     {
@@ -65,7 +35,7 @@ public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresSe
                 });
                 configs.Add(config);
                 agents.Add(TocsinProcess.Start(folder.Path, ["start", "--config-path", config], env));
-                await Poll.UntilAsync(() => LiveAgents(cs), n => n >= agents.Count, TimeSpan.FromSeconds(60), $"{agents.Count} live agent(s)", () => agents[^1].Output);
+                await Poll.UntilAsync(() => CentralTables.LiveAgents(cs, TimeSpan.FromSeconds(3)), n => n >= agents.Count, TimeSpan.FromSeconds(60), $"{agents.Count} live agent(s)", () => agents[^1].Output);
             }
 
             // Both agents have seen each other after two heartbeats; measure the slots due after that.
@@ -93,7 +63,7 @@ public sealed class FleetTests(PostgresServer server) : IClassFixture<PostgresSe
                 Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
             }
 
-            var runs = CentralRuns(cs).Where(r => r.ScheduledAt >= settled && r.ScheduledAt <= until).ToList();
+            var runs = CentralTables.Runs(cs).Where(r => r.ScheduledAt >= settled && r.ScheduledAt <= until).ToList();
             var sharded = runs.Where(r => r.Check.StartsWith("shard", StringComparison.Ordinal)).ToList();
             Assert.NotEmpty(sharded);
             // Exactly once per check and due time, across both agents.
