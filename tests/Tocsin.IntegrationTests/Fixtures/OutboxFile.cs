@@ -87,6 +87,15 @@ public static class OutboxFile
         return (all, unexported);
     }
 
+    /// <summary>The agent's persistent id (made when the outbox was created).</summary>
+    public static Guid AgentId(string path)
+    {
+        using var c = Open(path);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT value FROM agent WHERE key = 'agent_id';";
+        return Guid.Parse((string)cmd.ExecuteScalar()!);
+    }
+
     /// <summary>Every result as (id, check, scheduled time UTC).</summary>
     public static List<(Guid Id, string Check, DateTime ScheduledAt)> Runs(string path)
     {
