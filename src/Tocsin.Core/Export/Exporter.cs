@@ -552,7 +552,7 @@ public sealed partial class Exporter : IDisposable
     internal static string Describe(Exception ex)
     {
         string text = ex.Message;
-        if (ex is NpgsqlException { InnerException: { } inner } and not PostgresException && inner.Message.Length > 0 && !text.Contains(inner.Message, StringComparison.Ordinal))
+        if (ex is NpgsqlException { InnerException: { } inner } and not PostgresException && inner.Message.Length > 0 && !text.Contains(inner.Message.TrimEnd('.'), StringComparison.Ordinal))
         {
             text += ": " + inner.Message;
         }
