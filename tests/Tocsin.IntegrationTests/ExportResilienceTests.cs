@@ -137,7 +137,7 @@ public sealed class ExportResilienceTests(PostgresServer server) : IClassFixture
             for (var end = DateTime.UtcNow + Deadline; status.GetProperty("consecutiveFailures").GetInt32() < 2; status = await ExportStatusAsync(folder, config))
             {
                 Assert.True(DateTime.UtcNow < end, $"no second failed attempt in the status: {status}{Environment.NewLine}{agent.Output}");
-                await Task.Delay(200, TestContext.Current.CancellationToken);
+                await Task.Delay(500, TestContext.Current.CancellationToken); // Each look starts a tocsin process.
             }
 
             string lastError = status.GetProperty("lastError").GetString()!;
