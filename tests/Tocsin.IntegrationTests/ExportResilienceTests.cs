@@ -70,9 +70,13 @@ public sealed class ExportResilienceTests(PostgresServer server) : IClassFixture
         }
 
         // Committed centrally, not marked locally: exactly what the next start must re-send harmlessly.
-        var (_, pending) = OutboxFile.Ids(outbox);
-        var inFlight = pending.Intersect(CentralTables.ResultIds(cs)).ToHashSet();
+        var (all, pending) = OutboxFile.Ids(outbox);
+        var central = CentralTables.ResultIds(cs);
+        var inFlight = pending.Intersect(central).ToHashSet();
         Assert.NotEmpty(inFlight);
+        // The two batches before it were committed and marked: the kill came in the middle of steady exporting.
+        Assert.NotEmpty(all.Except(pending));
+        Assert.Subset(central, all.Except(pending).ToHashSet());
 
         await using var again = TocsinProcess.Start(folder.Path, ["start", "--config-path", config], PasswordEnv());
         await Poll.UntilAsync(() => ResentLogged(again) >= inFlight.Count, ok => ok, Deadline, "the re-sent rows to be reported as ignored", () => again.Output);

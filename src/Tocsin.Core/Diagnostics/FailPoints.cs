@@ -71,7 +71,8 @@ public static partial class FailPoints
         Environment.FailFast("fail point: SIGKILL did not stop the process");
     }
 
-    private static Parsed? Parse(string? text)
+    /// <summary>Parses a <c>TOCSIN_FAILPOINTS</c> value; null when it is empty.</summary>
+    internal static Parsed? Parse(string? text)
     {
         if (string.IsNullOrWhiteSpace(text))
         {
@@ -108,9 +109,11 @@ public static partial class FailPoints
         return new Parsed(points.ToFrozenDictionary(StringComparer.Ordinal), ignored);
     }
 
-    private sealed record Parsed(FrozenDictionary<string, Point> Points, IReadOnlyList<string> Ignored);
+    /// <summary>The armed points by name, and the entries that were not understood.</summary>
+    internal sealed record Parsed(FrozenDictionary<string, Point> Points, IReadOnlyList<string> Ignored);
 
-    private sealed class Point
+    /// <summary>One armed point: the hit (1-based) at which the process kills itself, and the hits so far.</summary>
+    internal sealed class Point
     {
         public long KillAtHit;
         public long Hits;
