@@ -160,7 +160,8 @@ public sealed class ExportResilienceTests(PostgresServer server) : IClassFixture
         }
 
         // The operator fixes the URI; the next start sends the whole backlog, once.
-        AgentConfig.Edit(config, root => root["externalDatabaseUri"] = Uri(b));
+        var fix = await TocsinProcess.RunAsync(folder.Path, "config", "databases", "update", "--external", Uri(b), "--config-path", config);
+        Assert.True(fix.ExitCode == 0, fix.ToString());
         long buffered = OutboxFile.CountResults(outbox);
         await using (var fixedAgent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config], PasswordEnv()))
         {
