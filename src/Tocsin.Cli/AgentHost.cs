@@ -37,6 +37,7 @@ internal static class AgentHost
         builder.Services.AddSingleton<Agent>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Agent>());
         var app = builder.Build();
+        FailPoints.LogActive(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FailPoints).FullName!));
         app.MapTocsinApi();
         return app;
     }

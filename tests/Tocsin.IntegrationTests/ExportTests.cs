@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Npgsql;
 using Tocsin.Core.Tests.TestServers;
 using Tocsin.IntegrationTests.Fixtures;
@@ -8,54 +7,6 @@ namespace Tocsin.IntegrationTests;
 /// <summary><c>tocsin start</c> with <c>externalDatabaseUri</c> set: results go to a real PostgreSQL.</summary>
 public sealed class ExportTests(PostgresServer server) : IClassFixture<PostgresServer>
 {
-    private static long CentralCount(string cs)
-    {
-        try
-        {
-            using var c = new NpgsqlConnection(cs);
-            c.Open();
-            using var cmd = new NpgsqlCommand("SELECT count(*) FROM tocsin.results", c);
-            return (long)cmd.ExecuteScalar()!;
-        }
-        catch (PostgresException ex) when (ex.SqlState == "42P01")
-        {
-            return 0; // The agent has not migrated yet.
-        }
-    }
-
-    private static HashSet<Guid> CentralIds(string cs)
-    {
-        using var c = new NpgsqlConnection(cs);
-        c.Open();
-        using var cmd = new NpgsqlCommand("SELECT id FROM tocsin.results", c);
-        using var r = cmd.ExecuteReader();
-        var ids = new HashSet<Guid>();
-        while (r.Read())
-        {
-            Assert.True(ids.Add(r.GetGuid(0)), "duplicate id in tocsin.results");
-        }
-
-        return ids;
-    }
-
-    private static (HashSet<Guid> All, long Unexported) LocalIds(string path)
-    {
-        using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT id, exported FROM results";
-        using var r = cmd.ExecuteReader();
-        var ids = new HashSet<Guid>();
-        long unexported = 0;
-        while (r.Read())
-        {
-            ids.Add(Guid.Parse(r.GetString(0)));
-            unexported += r.GetInt64(1) == 0 ? 1 : 0;
-        }
-
-        return (ids, unexported);
-    }
-
     [Fact]
     public async Task Agent_exports_every_result_to_postgres_once_and_sends_the_last_ones_when_stopping()
     {
@@ -67,14 +18,14 @@ public sealed class ExportTests(PostgresServer server) : IClassFixture<PostgresS
         AgentConfig.Edit(config, root => root["externalDatabaseUri"] = $"postgresql://{b.Username}@{b.Host}:{b.Port}/{b.Database}");
 
         await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config], new Dictionary<string, string?> { ["TOCSIN_PG_PASSWORD"] = server.Password });
-        await Poll.UntilAsync(() => CentralCount(cs), n => n >= 15, TimeSpan.FromSeconds(60), "results in PostgreSQL", () => agent.Output);
+        await Poll.UntilAsync(() => CentralTables.CountResults(cs), n => n >= 15, TimeSpan.FromSeconds(60), "results in PostgreSQL", () => agent.Output);
         agent.Signal("TERM");
         int code = await agent.WaitForExitAsync(TimeSpan.FromSeconds(45));
         Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
 
-        var (local, unexported) = LocalIds(AgentConfig.OutboxPath(folder));
-        Assert.Equal(0, unexported);
-        Assert.Equal(local, CentralIds(cs));
+        var (local, unexported) = OutboxFile.Ids(AgentConfig.OutboxPath(folder));
+        Assert.Empty(unexported);
+        Assert.Equal(local, CentralTables.ResultIds(cs));
         Assert.DoesNotContain(server.Password, agent.Output, StringComparison.Ordinal);
     }
 
@@ -113,6 +64,7 @@ public sealed class ExportTests(PostgresServer server) : IClassFixture<PostgresS
 
         Assert.Contains("password authentication failed", agent.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain(wrong, agent.Output, StringComparison.Ordinal);
-        Assert.Equal(0, LocalIds(outbox).All.Count - LocalIds(outbox).Unexported);
+        var ids = OutboxFile.Ids(outbox);
+        Assert.Equal(ids.All, ids.Unexported);
     }
 }

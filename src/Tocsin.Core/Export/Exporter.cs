@@ -374,6 +374,7 @@ public sealed partial class Exporter : IDisposable
             await _central.EnsurePartitionsAsync(
                 rows.Select(r => DateOnly.FromDateTime(DateTime.UnixEpoch.AddMilliseconds(r.StartedAtMs))), cancellationToken).ConfigureAwait(false);
             int inserted = await SendAsync(rows, cancellationToken).ConfigureAwait(false);
+            Diagnostics.FailPoints.Hit(Diagnostics.FailPoints.ExportAfterCentralCommit);
 
             // Committed centrally: from here a crash only re-sends rows the insert ignores.
             _outbox.MarkExported(rows.Select(r => r.Id).ToList());
@@ -551,7 +552,7 @@ public sealed partial class Exporter : IDisposable
     internal static string Describe(Exception ex)
     {
         string text = ex.Message;
-        if (ex is NpgsqlException { InnerException: { } inner } and not PostgresException && inner.Message.Length > 0 && !text.Contains(inner.Message, StringComparison.Ordinal))
+        if (ex is NpgsqlException { InnerException: { } inner } and not PostgresException && inner.Message.Length > 0 && !text.Contains(inner.Message.TrimEnd('.'), StringComparison.Ordinal))
         {
             text += ": " + inner.Message;
         }

@@ -25,6 +25,10 @@ public sealed record FleetOptions
 /// decides which <c>"placement": "shard"</c> checks it owns by rendezvous hashing over the live agents,
 /// and tries to be the <b>leader</b> by holding a PostgreSQL advisory lock on a dedicated connection
 /// (re-tried every heartbeat when lost).
+/// <para>Besides its own heartbeats, an agent reads the fleet again at the moment the oldest heartbeat it knows
+/// of goes stale, so an agent that dies (last heartbeat at <c>t</c>) is out of every other agent's view at
+/// <c>t + 2 × interval</c>, not up to one more interval later at their next heartbeat, and the others agree on
+/// it within a query's time.</para>
 /// <para>When the database cannot be reached for more than two heartbeats, the agent owns every check:
 /// duplicates are better than gaps.</para>
 /// </summary>
@@ -37,6 +41,7 @@ public sealed partial class AgentFleet : IAsyncDisposable
     private readonly string _hostname;
     private readonly string _version;
     private volatile Guid[] _live;
+    private long _nextStale = long.MaxValue;
     private NpgsqlConnection? _leaderConnection;
     private long _lastSuccess;
     private volatile bool _isLeader;
@@ -119,23 +124,7 @@ public sealed partial class AgentFleet : IAsyncDisposable
                 await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var live = new List<Guid> { AgentId };
-            await using (var cmd = _dataSource.CreateCommand(FleetSql.LiveAgents))
-            {
-                cmd.Parameters.AddWithValue("window", _options.HeartbeatInterval * 2);
-                await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    var id = reader.GetGuid(0);
-                    if (id != AgentId)
-                    {
-                        live.Add(id);
-                    }
-                }
-            }
-
-            live.Sort();
-            _live = [.. live];
+            await ReadLiveAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Exchange(ref _lastSuccess, _time.GetTimestamp());
             await KeepOrTryLeadershipAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -145,6 +134,48 @@ public sealed partial class AgentFleet : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Reads the live agents (heartbeat younger than two intervals, by the database's clock) into
+    /// <see cref="LiveAgents"/>, and notes when the first of the other agents' heartbeats goes stale.
+    /// </summary>
+    private async Task ReadLiveAsync(CancellationToken cancellationToken)
+    {
+        var live = new List<Guid> { AgentId };
+        double soonestStale = double.PositiveInfinity;
+        await using (var cmd = _dataSource.CreateCommand(FleetSql.LiveAgents))
+        {
+            cmd.Parameters.AddWithValue("window", _options.HeartbeatInterval * 2);
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var id = reader.GetGuid(0);
+                if (id != AgentId)
+                {
+                    live.Add(id);
+                    soonestStale = Math.Min(soonestStale, reader.GetDouble(1));
+                }
+            }
+        }
+
+        live.Sort();
+        var before = _live;
+        _live = [.. live];
+        if (!before.AsSpan().SequenceEqual(_live))
+        {
+            string joined = string.Join(", ", live.Except(before));
+            string left = string.Join(", ", before.Except(live));
+            LogLiveAgentsChanged(_logger, live.Count, joined, left);
+        }
+
+        // Read a little after the heartbeat's last live moment, measured from now (after the query, so never early).
+        Interlocked.Exchange(ref _nextStale, double.IsPositiveInfinity(soonestStale)
+            ? long.MaxValue
+            : _time.GetTimestamp() + (long)((Math.Max(0, soonestStale) + StaleReadDelay.TotalSeconds) * _time.TimestampFrequency));
+    }
+
+    /// <summary>How long after another agent's heartbeat goes stale this agent reads the fleet again. <value>20 ms.</value></summary>
+    internal static readonly TimeSpan StaleReadDelay = TimeSpan.FromMilliseconds(20);
 
     /// <summary>
     /// Joins the fleet before the first run: applies the central migrations (idempotent, under their
@@ -164,15 +195,43 @@ public sealed partial class AgentFleet : IAsyncDisposable
         }
     }
 
-    /// <summary>After <see cref="JoinAsync"/>, beats every <see cref="FleetOptions.HeartbeatInterval"/> until cancelled; then leaves the fleet (heartbeat cleared, lock released).</summary>
+    /// <summary>
+    /// After <see cref="JoinAsync"/>, beats every <see cref="FleetOptions.HeartbeatInterval"/> (counted from the end of
+    /// the previous beat) until cancelled, and in between reads the live agents again when another agent's heartbeat
+    /// goes stale; then leaves the fleet (heartbeat cleared, lock released).
+    /// </summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        long nextBeat = _time.GetTimestamp() + (long)(_options.HeartbeatInterval.TotalSeconds * _time.TimestampFrequency);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(_options.HeartbeatInterval, _time, stoppingToken).ConfigureAwait(false);
-                await BeatAsync(stoppingToken).ConfigureAwait(false);
+                long stale = Interlocked.Read(ref _nextStale);
+                bool beat = stale >= nextBeat;
+                long wakeAt = beat ? nextBeat : stale;
+                long wait = wakeAt - _time.GetTimestamp();
+                if (wait > 0)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(wait / (double)_time.TimestampFrequency), _time, stoppingToken).ConfigureAwait(false);
+                }
+
+                if (!beat)
+                {
+                    // Someone's heartbeat just went stale (or was renewed meanwhile): look again, no heartbeat of ours.
+                    Interlocked.Exchange(ref _nextStale, long.MaxValue);
+                    await ReadLiveAsync(stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                try
+                {
+                    await BeatAsync(stoppingToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    nextBeat = _time.GetTimestamp() + (long)(_options.HeartbeatInterval.TotalSeconds * _time.TimestampFrequency);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -301,10 +360,13 @@ public sealed partial class AgentFleet : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent {AgentId} is now the leader")]
     private static partial void LogLeader(ILogger logger, Guid agentId);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Live agents changed: {Count} live; joined: [{Joined}]; left: [{Left}]")]
+    private static partial void LogLiveAgentsChanged(ILogger logger, int count, string joined, string left);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} lost the leader lock's connection")]
     private static partial void LogLeadershipLost(ILogger logger, Guid agentId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat to the central database failed: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat to (or fleet read from) the central database failed: {Reason}")]
     private static partial void LogBeatFailed(ILogger logger, string reason);
 }
 
@@ -329,7 +391,11 @@ internal static class FleetSql
             started_at = CASE WHEN tocsin.agents.last_heartbeat < now() - @window THEN now() ELSE tocsin.agents.started_at END;
         """;
 
-    public const string LiveAgents = "SELECT id FROM tocsin.agents WHERE last_heartbeat > now() - @window ORDER BY id;";
+    /// <summary>Live agents and, per agent, the seconds until its heartbeat goes stale.</summary>
+    public const string LiveAgents = """
+        SELECT id, extract(epoch FROM last_heartbeat + @window - now())::float8 AS stale_in_s
+        FROM tocsin.agents WHERE last_heartbeat > now() - @window ORDER BY id;
+        """;
 
     public const string Leave = "UPDATE tocsin.agents SET last_heartbeat = 'epoch' WHERE id = @id;";
 

@@ -65,6 +65,53 @@ public static class OutboxFile
         return list;
     }
 
+    /// <summary>Every result id in the file, and those not marked exported yet.</summary>
+    public static (HashSet<Guid> All, HashSet<Guid> Unexported) Ids(string path)
+    {
+        using var c = Open(path);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT id, exported FROM results;";
+        using var reader = cmd.ExecuteReader();
+        var all = new HashSet<Guid>();
+        var unexported = new HashSet<Guid>();
+        while (reader.Read())
+        {
+            var id = Guid.Parse(reader.GetString(0));
+            all.Add(id);
+            if (reader.GetInt64(1) == 0)
+            {
+                unexported.Add(id);
+            }
+        }
+
+        return (all, unexported);
+    }
+
+    /// <summary>The agent's persistent id (made when the outbox was created).</summary>
+    public static Guid AgentId(string path)
+    {
+        using var c = Open(path);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT value FROM agent WHERE key = 'agent_id';";
+        return Guid.Parse((string)cmd.ExecuteScalar()!);
+    }
+
+    /// <summary>Every result as (id, check, scheduled time UTC).</summary>
+    public static List<(Guid Id, string Check, DateTime ScheduledAt)> Runs(string path)
+    {
+        using var c = Open(path);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT id, check_name, scheduled_at FROM results;";
+        using var reader = cmd.ExecuteReader();
+        var list = new List<(Guid, string, DateTime)>();
+        while (reader.Read())
+        {
+            list.Add((Guid.Parse(reader.GetString(0)), reader.GetString(1), DateTime.UnixEpoch.AddMilliseconds(reader.GetInt64(2))));
+        }
+
+        return list;
+    }
+
     private static long Scalar(string path, string sql, params (string Name, object Value)[] parameters)
     {
         using var c = Open(path);
