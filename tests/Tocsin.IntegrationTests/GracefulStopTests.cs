@@ -23,8 +23,8 @@ public sealed class GracefulStopTests
         using var folder = new TempFolder();
         string tag = Guid.NewGuid().ToString("N");
 
-        // A name whose first run falls in the first 0.5 s of its 5 s interval, so the test does not wait for it.
-        string slowName = Enumerable.Range(0, 1000).Select(i => $"slow {i}").First(n => Scheduler.Phase(n) < 0.1);
+        // Its first run comes within one 5 s interval (due times lie on a wall-clock grid).
+        const string slowName = "slow";
         string config = AgentConfig.Write(
             folder,
             AgentConfig.Http("fast 1", target.Url("/ok")),
@@ -61,7 +61,7 @@ public sealed class GracefulStopTests
         await using var target = await TargetServer.StartAsync();
         using var folder = new TempFolder();
         string tag = Guid.NewGuid().ToString("N");
-        string slowName = Enumerable.Range(0, 1000).Select(i => $"hog {i}").First(n => Scheduler.Phase(n) < 0.05);
+        const string slowName = "hog";
 
         // One run at a time: the 8 s run holds the only slot, so the fast checks' runs wait for it. The stop
         // waits its 5 s grace, then cancels the slow run (started) and the waiting ones (never started).

@@ -24,10 +24,11 @@ public sealed record SchedulerOptions
 }
 
 /// <summary>
-/// Runs every enabled check at a fixed rate: run <c>k</c> of a check is due at
-/// <c>first + k × interval</c>, whatever earlier runs took (no drift, unlike seed 004's
-/// latency + interval). First runs are spread across each check's interval by a stable hash of its
-/// name, so thousands of checks do not fire at once and restarts keep the same phase. A check never
+/// Runs every enabled check at a fixed rate on a grid tied to the wall clock: a check's runs are due at
+/// <c>Unix epoch + phase + k × interval</c> (see <see cref="FirstDue"/>), whatever earlier runs took (no drift,
+/// unlike seed 004's latency + interval). The phase comes from a stable hash of the check's name, so thousands of
+/// checks do not fire at once, a restart keeps each check's due times, and every agent of a fleet has the same
+/// due times for a check, so a sharded check moving between agents is neither run twice nor skipped. A check never
 /// runs twice at the same time: a run due while the previous one is still going is skipped, counted
 /// (<c>tocsin.scheduler.skipped</c>) and logged (at most one line per check per minute, with the count). At most <see cref="SchedulerOptions.MaxConcurrentRuns"/>
 /// runs are in flight. Every result goes to the <see cref="IResultSink"/>.
@@ -102,6 +103,19 @@ public sealed partial class Scheduler : IDisposable
         XxHash32.HashToUInt32(Encoding.UTF8.GetBytes(checkName)) / (double)uint.MaxValue * 0.999999;
 
     /// <summary>
+    /// The first due time at or after <paramref name="now"/> on the check's grid: <c>Unix epoch + Phase(name) ×
+    /// interval + k × interval</c> (whole ticks). The grid is the same for every process with the same clock.
+    /// </summary>
+    public static DateTimeOffset FirstDue(string checkName, TimeSpan interval, DateTimeOffset now)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+        long offset = (long)(interval.Ticks * Phase(checkName));
+        long since = (now - DateTimeOffset.UnixEpoch).Ticks - offset;
+        long k = since <= 0 ? 0 : ((since - 1) / interval.Ticks) + 1;
+        return DateTimeOffset.UnixEpoch + TimeSpan.FromTicks(offset + (k * interval.Ticks));
+    }
+
+    /// <summary>
     /// Schedules and runs checks until <paramref name="stoppingToken"/> is cancelled, then waits up to
     /// <see cref="SchedulerOptions.StopGrace"/> for runs in flight, cancels the rest, and returns once
     /// every produced result was handed to the sink.
@@ -112,7 +126,7 @@ public sealed partial class Scheduler : IDisposable
         var start = _time.GetUtcNow();
         foreach (var check in _checks.Where(c => c.Enabled))
         {
-            var due = start + check.Interval * Phase(check.Name);
+            var due = FirstDue(check.Name, check.Interval, start);
             queue.Enqueue(new Entry(check), due);
         }
 

@@ -104,6 +104,24 @@ public sealed class SchedulerTests : IDisposable
     }
 
     [Fact]
+    public void Due_times_lie_on_a_wall_clock_grid_so_every_agent_and_every_restart_agrees()
+    {
+        var interval = TimeSpan.FromSeconds(30);
+        var a = Scheduler.FirstDue("site", interval, new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
+        var b = Scheduler.FirstDue("site", interval, new DateTimeOffset(2026, 11, 23, 10, 7, 13, 517, TimeSpan.Zero));
+
+        // Started at different times, two agents land on the same grid: due times differ by whole intervals.
+        Assert.Equal(0, (b - a).Ticks % interval.Ticks);
+        Assert.InRange(a - new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero), TimeSpan.Zero, interval - TimeSpan.FromTicks(1));
+        Assert.Equal(TimeSpan.FromTicks((long)(interval.Ticks * Scheduler.Phase("site"))), TimeSpan.FromTicks((a - DateTimeOffset.UnixEpoch).Ticks % interval.Ticks));
+
+        // A time on the grid is its own first due time; a tick later, the next one is a whole interval on.
+        Assert.Equal(a, Scheduler.FirstDue("site", interval, a));
+        Assert.Equal(a + interval, Scheduler.FirstDue("site", interval, a.AddTicks(1)));
+        Assert.NotEqual(a, Scheduler.FirstDue("other", interval, new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero)));
+    }
+
+    [Fact]
     public async Task A_check_never_runs_twice_at_once_and_skipped_runs_are_counted()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
