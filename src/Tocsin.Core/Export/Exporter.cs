@@ -200,6 +200,9 @@ public sealed partial class Exporter : IDisposable
     /// <summary>Results exported by this exporter so far.</summary>
     public long RowsExported => Interlocked.Read(ref _rowsExported);
 
+    /// <summary>Rows the next batch reads at most (adapts between the options' minimum and maximum).</summary>
+    public int CurrentBatchSize => Volatile.Read(ref _batchSize);
+
     /// <summary>The current status; reads the backlog from the outbox.</summary>
     /// <exception cref="SqliteException">When the outbox cannot be read.</exception>
     public ExportStatus GetStatus()
