@@ -209,15 +209,63 @@ public sealed class SqliteOutbox : IDisposable
     /// Up to <paramref name="limit"/> results not yet exported, oldest first (by UUIDv7 id), as stored.
     /// </summary>
     /// <exception cref="SqliteException">When the read fails.</exception>
-    public IReadOnlyList<OutboxRow> ReadUnexported(int limit)
+    public IReadOnlyList<OutboxRow> ReadUnexported(int limit) => ReadForExport(limit, 0, null).Oldest;
+
+    /// <summary>
+    /// Reads one export batch: up to <paramref name="oldest"/> unexported results oldest first (by UUIDv7 id) and,
+    /// when those fill their share (so a backlog waits), also up to <paramref name="newest"/> of the newest
+    /// unexported results above them, so that new results reach the centre while an old backlog drains.
+    /// The two slices never overlap. With <paramref name="inFlight"/> (a batch read earlier and still being sent),
+    /// the read continues after that batch's oldest slice and leaves out the id range of its newest slice;
+    /// rows it skips that way (results written late with an older id) are read by a later read without
+    /// <paramref name="inFlight"/>.
+    /// </summary>
+    /// <param name="oldest">Most rows from the oldest end; at least 1.</param>
+    /// <param name="newest">Most rows from the newest end; 0 for none.</param>
+    /// <param name="inFlight">The batch still being sent, or null to read from the start.</param>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public ExportRead ReadForExport(int oldest, int newest, ExportRead? inFlight)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(oldest);
+        ArgumentOutOfRangeException.ThrowIfNegative(newest);
+        string after = "", skipLo = "", skipHi = "";
+        if (inFlight is { } f)
+        {
+            after = f.Oldest.Count > 0 ? f.Oldest[^1].Id.ToString("D") : "";
+            if (f.Newest.Count > 0)
+            {
+                // Newest first: the last is the lowest id.
+                (skipLo, skipHi) = (f.Newest[^1].Id.ToString("D"), f.Newest[0].Id.ToString("D"));
+            }
+        }
+
         using var c = OpenRead();
+        using var tx = c.BeginTransaction(deferred: true);
         using var cmd = c.CreateCommand();
-        cmd.CommandText = SqliteSchema.SelectUnexported;
-        cmd.Parameters.AddWithValue("$limit", limit);
+        cmd.Transaction = tx;
+        cmd.CommandText = SqliteSchema.SelectUnexportedAfter;
+        cmd.Parameters.AddWithValue("$after", after);
+        cmd.Parameters.AddWithValue("$skipLo", skipLo);
+        cmd.Parameters.AddWithValue("$skipHi", skipHi);
+        var limit = cmd.Parameters.AddWithValue("$limit", oldest);
+        var old = ReadRows(cmd, oldest);
+        IReadOnlyList<OutboxRow> fresh = [];
+        if (newest > 0 && old.Count == oldest)
+        {
+            cmd.CommandText = SqliteSchema.SelectNewestUnexported;
+            cmd.Parameters.Remove(cmd.Parameters["$after"]);
+            cmd.Parameters.AddWithValue("$above", old[^1].Id.ToString("D"));
+            limit.Value = newest;
+            fresh = ReadRows(cmd, newest);
+        }
+
+        return new ExportRead(old, fresh);
+    }
+
+    private static List<OutboxRow> ReadRows(SqliteCommand cmd, int limit)
+    {
         using var reader = cmd.ExecuteReader();
-        var rows = new List<OutboxRow>(Math.Min(limit, 4096));
+        var rows = new List<OutboxRow>(Math.Min(limit, 65_536));
         while (reader.Read())
         {
             rows.Add(new OutboxRow(
@@ -238,33 +286,49 @@ public sealed class SqliteOutbox : IDisposable
     }
 
     /// <summary>
-    /// Marks the results with these ids exported, in one transaction. Call only after the central commit:
+    /// Marks the results with these ids exported, in transactions of up to 5,000 ids (a failure may leave the
+    /// first chunks marked, which is right: the rows are committed centrally). Call only after the central commit:
     /// a crash before this re-sends the rows, which the central insert then ignores.
     /// Returns how many rows changed (ids unknown or already exported are skipped).
     /// </summary>
-    /// <exception cref="SqliteException">When the write fails; nothing is marked.</exception>
+    /// <exception cref="SqliteException">When the write fails; the ids of the failed chunk and after are not marked.</exception>
     public int MarkExported(IReadOnlyCollection<Guid> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        lock (_writeLock)
+        var text = new string[ids.Count];
+        int n = 0;
+        foreach (var id in ids)
         {
-            using var tx = _writer.BeginTransaction();
-            using var cmd = _writer.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = SqliteSchema.MarkExported;
-            var p = cmd.Parameters.Add(new SqliteParameter("$id", null));
-            cmd.Prepare();
-            int changed = 0;
-            foreach (var id in ids)
-            {
-                p.Value = id.ToString("D");
-                changed += cmd.ExecuteNonQuery();
-            }
-
-            tx.Commit();
-            return changed;
+            text[n++] = id.ToString("D");
         }
+
+        // In transactions of MarkChunk ids: the result writer, which needs the same lock, waits at most one chunk.
+        int changed = 0;
+        for (int start = 0; start < n; start += MarkChunk)
+        {
+            lock (_writeLock)
+            {
+                using var tx = _writer.BeginTransaction();
+                using var cmd = _writer.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = SqliteSchema.MarkExported;
+                var p = cmd.Parameters.Add(new SqliteParameter("$id", null));
+                cmd.Prepare();
+                for (int i = start; i < Math.Min(n, start + MarkChunk); i++)
+                {
+                    p.Value = text[i];
+                    changed += cmd.ExecuteNonQuery();
+                }
+
+                tx.Commit();
+            }
+        }
+
+        return changed;
     }
+
+    /// <summary>Ids <see cref="MarkExported"/> marks per transaction.</summary>
+    internal const int MarkChunk = 5_000;
 
     /// <summary>How many results wait for export, and when the oldest of them started (UTC; null when none wait).</summary>
     /// <exception cref="SqliteException">When the read fails.</exception>
@@ -417,6 +481,15 @@ public sealed class SqliteOutbox : IDisposable
 public sealed record OutboxRow(
     Guid Id, string CheckName, string Kind, short State, long ScheduledAtMs, long StartedAtMs, long FinishedAtMs,
     double DurationMs, int? StatusCode, string Message, string? DetailsJson);
+
+/// <summary>One read of rows for export (see <see cref="SqliteOutbox.ReadForExport"/>).</summary>
+/// <param name="Oldest">The oldest unexported rows read, oldest first.</param>
+/// <param name="Newest">The newest unexported rows read (above every row of <paramref name="Oldest"/>), newest first; empty when no backlog waits.</param>
+public sealed record ExportRead(IReadOnlyList<OutboxRow> Oldest, IReadOnlyList<OutboxRow> Newest)
+{
+    /// <summary>Rows in both slices.</summary>
+    public int Count => Oldest.Count + Newest.Count;
+}
 
 /// <summary>The outbox rows waiting for export.</summary>
 /// <param name="Pending">How many results are not exported yet.</param>

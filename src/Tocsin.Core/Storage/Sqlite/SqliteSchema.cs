@@ -108,6 +108,21 @@ internal static class SqliteSchema
         FROM results WHERE exported = 0 ORDER BY id LIMIT $limit;
         """;
 
+    /// <summary>
+    /// The oldest unexported results after an optional cursor ($after, exclusive; '' = from the start), leaving out
+    /// the id range $skipLo–$skipHi (a batch still being sent; '' '' = none), oldest first.
+    /// </summary>
+    public const string SelectUnexportedAfter = """
+        SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM results WHERE exported = 0 AND id > $after AND NOT (id BETWEEN $skipLo AND $skipHi) ORDER BY id LIMIT $limit;
+        """;
+
+    /// <summary>The newest unexported results above $above (exclusive), leaving out $skipLo–$skipHi, newest first.</summary>
+    public const string SelectNewestUnexported = """
+        SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM results WHERE exported = 0 AND id > $above AND NOT (id BETWEEN $skipLo AND $skipHi) ORDER BY id DESC LIMIT $limit;
+        """;
+
     public const string MarkExported = "UPDATE results SET exported = 1 WHERE id = $id AND exported = 0;";
 
     public const string CountUnexported = "SELECT count(*) FROM results WHERE exported = 0;";
