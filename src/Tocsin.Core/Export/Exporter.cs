@@ -22,6 +22,12 @@ public sealed record ExporterOptions
     /// <summary>Largest batch; batches double up to it while they come back full and fast. <value>Default: 50,000.</value></summary>
     public int MaxBatchSize { get; init; } = 50_000;
 
+    /// <summary>
+    /// Share of a batch (0–0.5) taken from the newest unexported rows while a backlog waits, so new results reach the
+    /// centre while an old backlog drains oldest first. <value>Default: 0.1.</value>
+    /// </summary>
+    public double NewestShare { get; init; } = 0.1;
+
     /// <summary>A full batch that took less than this lets the next one double. <value>Default: 2 s.</value></summary>
     public TimeSpan FastBatch { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -101,6 +107,10 @@ public sealed partial class Exporter : IDisposable
     private DateTimeOffset? _nextAttemptAt;
     private long _rowsExported;
     private double _rowsPerSecond;
+    private bool _backlog;
+    private IReadOnlyList<OutboxRow>? _pending;
+    private Task<ExportRead?>? _lane;
+    private int _laneOldest;
 
     /// <summary>Creates the exporter on a data source built once by the caller (who disposes it).</summary>
     public Exporter(SqliteOutbox outbox, NpgsqlDataSource dataSource, ExporterOptions options, TimeProvider time, ILogger<Exporter> logger)
@@ -228,11 +238,10 @@ public sealed partial class Exporter : IDisposable
         while (!stoppingToken.IsCancellationRequested)
         {
             TimeSpan wait;
-            int size = _batchSize;
             try
             {
-                int n = await ExportBatchAsync(stoppingToken).ConfigureAwait(false);
-                wait = n < size ? _options.PollInterval : TimeSpan.Zero;
+                await ExportBatchAsync(stoppingToken).ConfigureAwait(false);
+                wait = _backlog ? TimeSpan.Zero : _options.PollInterval;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -255,6 +264,8 @@ public sealed partial class Exporter : IDisposable
                 }
             }
         }
+
+        await CompletePendingAsync().ConfigureAwait(false);
     }
 
     /// <summary>
@@ -269,10 +280,8 @@ public sealed partial class Exporter : IDisposable
         {
             while (true)
             {
-                int size = _batchSize;
-                int n = await ExportBatchAsync(cts.Token).ConfigureAwait(false);
-                total += n;
-                if (n < size)
+                total += await ExportBatchAsync(cts.Token).ConfigureAwait(false);
+                if (!_backlog)
                 {
                     break;
                 }
@@ -287,15 +296,22 @@ public sealed partial class Exporter : IDisposable
             RecordFailure(ex);
         }
 
+        await CompletePendingAsync().ConfigureAwait(false);
         SaveStatus(failure: false, force: true);
         return total;
     }
 
     /// <summary>
-    /// Exports one batch (up to the current batch size) of the oldest unexported rows; returns how many
-    /// rows it held (0 when nothing waits). Applies the central migrations first when not done yet.
+    /// Exports one batch (up to the current batch size); returns how many rows it held (0 when nothing waits).
+    /// A batch holds the oldest unexported rows and, while a backlog waits (the oldest rows fill their share),
+    /// also up to <see cref="ExporterOptions.NewestShare"/> of the newest ones, so new results reach the centre
+    /// while an old backlog drains. Applies the central migrations first when not done yet.
+    /// <para>While a backlog drains, batches overlap: during the sending of this batch the previous one is marked
+    /// exported and the next one is read, and this batch is marked during the next call (or when the exporter
+    /// stops). A batch that does not fill its share is marked before this returns. Either way a batch is marked
+    /// only after its central commit.</para>
     /// </summary>
-    /// <exception cref="NpgsqlException">When PostgreSQL fails; nothing is marked exported.</exception>
+    /// <exception cref="NpgsqlException">When PostgreSQL fails; the batch is not marked exported.</exception>
     /// <exception cref="SqliteException">When the outbox fails.</exception>
     /// <exception cref="CentralSchemaTooNewException">When the central schema is newer than this build's.</exception>
     /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
@@ -304,11 +320,25 @@ public sealed partial class Exporter : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            _backlog = false;
             await PrepareCentralAsync(cancellationToken).ConfigureAwait(false);
             int size = _batchSize;
+            int newest = _options.NewestShare > 0 ? Math.Max(1, (int)(size * Math.Min(0.5, _options.NewestShare))) : 0;
+            int oldest = Math.Max(1, size - newest);
             long started = _time.GetTimestamp();
-            var rows = _outbox.ReadUnexported(size);
-            if (rows.Count == 0)
+
+            // The previous call's lane marked the batch before it and may have read this one meanwhile
+            // (with the shares of the size then).
+            int readOldest = _laneOldest;
+            var batch = await TakeLaneAsync().ConfigureAwait(false);
+            if (batch is null || batch.Count == 0)
+            {
+                MarkPending();
+                batch = _outbox.ReadForExport(oldest, newest, inFlight: null);
+                readOldest = oldest;
+            }
+
+            if (batch.Count == 0)
             {
                 RecordSuccess(0, TimeSpan.Zero, full: false);
                 if (_persistedFailure)
@@ -319,19 +349,55 @@ public sealed partial class Exporter : IDisposable
                 return 0;
             }
 
-            await _central.EnsurePartitionsAsync(
-                rows.Select(r => DateOnly.FromDateTime(DateTime.UnixEpoch.AddMilliseconds(r.StartedAtMs))), cancellationToken).ConfigureAwait(false);
-            int inserted = await SendAsync(rows, cancellationToken).ConfigureAwait(false);
+            // The oldest rows filled their share: more wait behind them.
+            bool backlog = batch.Oldest.Count >= readOldest;
+            var rows = batch.Newest.Count == 0 ? batch.Oldest : [.. batch.Oldest, .. batch.Newest];
+            await _central.EnsurePartitionsAsync(Days(rows), cancellationToken).ConfigureAwait(false);
+
+            // While this batch is sent: mark the previous one (committed), then read the next one past this one.
+            var pending = _pending;
+            _pending = null;
+            _laneOldest = oldest;
+            var lane = pending is null && !backlog
+                ? null
+                : Task.Run(() =>
+                {
+                    if (pending is not null)
+                    {
+                        Mark(pending);
+                    }
+
+                    return backlog ? _outbox.ReadForExport(oldest, newest, inFlight: batch) : null;
+                }, CancellationToken.None);
+            int inserted;
+            try
+            {
+                inserted = await SendAsync(rows, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The previous batch is committed: let its mark finish; drop what was read ahead.
+                await DrainLaneAsync(lane).ConfigureAwait(false);
+                throw;
+            }
 
             // Committed centrally: from here a crash only re-sends rows the insert ignores.
-            _outbox.MarkExported(rows.Select(r => r.Id).ToList());
+            _pending = rows;
+            _lane = lane;
+            if (!backlog)
+            {
+                await TakeLaneAsync().ConfigureAwait(false);
+                MarkPending();
+            }
+
             var elapsed = _time.GetElapsedTime(started);
             if (inserted < rows.Count)
             {
                 LogResent(_logger, rows.Count - inserted, rows.Count);
             }
 
-            RecordSuccess(rows.Count, elapsed, full: rows.Count == size);
+            _backlog = backlog;
+            RecordSuccess(rows.Count, elapsed, full: backlog);
             SaveStatus(failure: false);
             return rows.Count;
         }
@@ -339,6 +405,95 @@ public sealed partial class Exporter : IDisposable
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>Waits for the lane (mark of the previous batch, read of the next) and returns what it read, or null.</summary>
+    private async Task<ExportRead?> TakeLaneAsync()
+    {
+        var lane = _lane;
+        _lane = null;
+        return lane is null ? null : await lane.ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for a lane after a failure, keeping the failure that is being thrown.</summary>
+    private async Task DrainLaneAsync(Task<ExportRead?>? lane)
+    {
+        if (lane is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await lane.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            // Its batch stays unmarked and is sent again later (ignored centrally).
+            LogMarkFailed(_logger, ex.GetType().Name);
+        }
+    }
+
+    /// <summary>Marks the batch committed last, when it is not marked yet.</summary>
+    private void MarkPending()
+    {
+        var pending = _pending;
+        _pending = null;
+        if (pending is not null)
+        {
+            Mark(pending);
+        }
+    }
+
+    private void Mark(IReadOnlyList<OutboxRow> rows)
+    {
+        var ids = new Guid[rows.Count];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = rows[i].Id;
+        }
+
+        _outbox.MarkExported(ids);
+    }
+
+    /// <summary>
+    /// Marks the batch committed last when its mark still waits (it overlaps the next batch while a backlog
+    /// drains). <see cref="RunAsync"/> and <see cref="FlushAsync"/> call it before they return.
+    /// </summary>
+    private async Task CompletePendingAsync()
+    {
+        await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await DrainLaneAsync(Interlocked.Exchange(ref _lane, null)).ConfigureAwait(false);
+            MarkPending();
+        }
+        catch (SqliteException ex)
+        {
+            LogMarkFailed(_logger, ex.GetType().Name);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static HashSet<DateOnly> Days(IReadOnlyList<OutboxRow> rows)
+    {
+        const long DayMs = 86_400_000;
+        var days = new HashSet<DateOnly>();
+        long lastDay = long.MinValue;
+        foreach (var r in rows)
+        {
+            long day = Math.DivRem(r.StartedAtMs, DayMs, out long rem) - (rem < 0 ? 1 : 0);
+            if (day != lastDay)
+            {
+                lastDay = day;
+                days.Add(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)day));
+            }
+        }
+
+        return days;
     }
 
     private async Task PrepareCentralAsync(CancellationToken cancellationToken)
@@ -409,9 +564,20 @@ public sealed partial class Exporter : IDisposable
             await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        // A plain insert costs PostgreSQL about half of one with ON CONFLICT; rows already there (a batch sent
+        // again after a crash before the local mark) make it fail, and then the batch goes in with ON CONFLICT.
         int inserted;
-        await using (var insert = new NpgsqlCommand(PostgresSchema.InsertFromStaging, c, tx))
+        await tx.SaveAsync("plain", cancellationToken).ConfigureAwait(false);
+        try
         {
+            await using var insert = new NpgsqlCommand(PostgresSchema.InsertNewFromStaging, c, tx);
+            inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await tx.ReleaseAsync("plain", cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await tx.RollbackAsync("plain", cancellationToken).ConfigureAwait(false);
+            await using var insert = new NpgsqlCommand(PostgresSchema.InsertFromStaging, c, tx);
             inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -420,7 +586,16 @@ public sealed partial class Exporter : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _gate.Dispose();
+    /// <remarks>Marks the batch committed last when its mark still waits (after <see cref="ExportBatchAsync"/> calls made without <see cref="RunAsync"/> or <see cref="FlushAsync"/>).</remarks>
+    public void Dispose()
+    {
+        if (_lane is not null || _pending is not null)
+        {
+            CompletePendingAsync().GetAwaiter().GetResult();
+        }
+
+        _gate.Dispose();
+    }
 
     private static DateTime FromUnixMs(long ms) => DateTime.UnixEpoch.AddMilliseconds(ms);
 
@@ -520,6 +695,9 @@ public sealed partial class Exporter : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Duplicates} of {Count} exported row(s) were already in PostgreSQL (re-sent after an interrupted export) and were ignored")]
     private static partial void LogResent(ILogger logger, int duplicates, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not mark an exported batch in the outbox ({ExceptionType}); its rows will be sent again and ignored centrally")]
+    private static partial void LogMarkFailed(ILogger logger, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Final export stopped after {Budget} with {Rows} row(s) exported; the rest stays in the outbox for the next start")]
     private static partial void LogFlushTimedOut(ILogger logger, TimeSpan budget, long rows);

@@ -87,6 +87,14 @@ internal static class PostgresSchema
         FROM STDIN (FORMAT BINARY);
         """;
 
+    /// <summary>Moves the staged batch in when none of its rows is there yet; fails with a unique violation otherwise.</summary>
+    public const string InsertNewFromStaging = """
+        INSERT INTO tocsin.results
+            (id, agent_id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details)
+        SELECT id, agent_id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM results_staging;
+        """;
+
     /// <summary>Moves the staged batch in; rows already present (a re-sent batch) are ignored.</summary>
     public const string InsertFromStaging = """
         INSERT INTO tocsin.results
