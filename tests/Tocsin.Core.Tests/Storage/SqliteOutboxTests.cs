@@ -59,6 +59,57 @@ public sealed class SqliteOutboxTests : IDisposable
     }
 
     [Fact]
+    public void A_read_for_export_takes_the_newest_rows_too_only_while_a_backlog_waits_and_skips_the_batch_in_flight()
+    {
+        using var outbox = new SqliteOutbox(DatabasePath);
+        var results = Enumerable.Range(0, 100).Select(i => Result($"c{i % 7}", CheckState.OK, i)).ToList();
+        outbox.WriteBatch(results);
+        var ids = results.Select(r => r.Id).ToList(); // oldest first
+
+        // No backlog beyond the oldest share: no newest slice.
+        var all = outbox.ReadForExport(200, 20, inFlight: null);
+        Assert.Equal(ids, all.Oldest.Select(r => r.Id));
+        Assert.Empty(all.Newest);
+
+        // A backlog: 30 oldest, and the 5 newest, newest first.
+        var first = outbox.ReadForExport(30, 5, inFlight: null);
+        Assert.Equal(ids.Take(30), first.Oldest.Select(r => r.Id));
+        Assert.Equal(ids.TakeLast(5).Reverse(), first.Newest.Select(r => r.Id));
+        Assert.Equal(35, first.Count);
+
+        // Read while the first batch is still being sent (nothing marked yet): it continues after it.
+        var second = outbox.ReadForExport(30, 5, inFlight: first);
+        Assert.Equal(ids.Skip(30).Take(30), second.Oldest.Select(r => r.Id));
+        Assert.Equal(ids.SkipLast(5).TakeLast(5).Reverse(), second.Newest.Select(r => r.Id));
+
+        // The first batch marked; a new result arrives: the next read in flight of the second carries it.
+        outbox.MarkExported(first.Oldest.Concat(first.Newest).Select(r => r.Id).ToList());
+        var late = Result("c1", CheckState.CRITICAL, 500);
+        outbox.WriteBatch([late]);
+        var third = outbox.ReadForExport(20, 5, inFlight: second);
+        Assert.Equal(ids.Skip(60).Take(20), third.Oldest.Select(r => r.Id));
+        Assert.Equal(new[] { late.Id }.Concat(ids.Skip(86).Take(4).Reverse()), third.Newest.Select(r => r.Id));
+        Assert.Empty(third.Oldest.Concat(third.Newest).Select(r => r.Id).Intersect(second.Oldest.Concat(second.Newest).Select(r => r.Id)));
+
+        // Without a batch in flight the read starts again from the oldest unexported row.
+        outbox.MarkExported(second.Oldest.Concat(second.Newest).Concat(third.Oldest).Concat(third.Newest).Select(r => r.Id).ToList());
+        var rest = outbox.ReadForExport(1_000, 100, inFlight: null);
+        Assert.Equal(ids.Skip(80).Take(6), rest.Oldest.Select(r => r.Id));
+        Assert.Empty(rest.Newest);
+        Assert.Equal(6, outbox.ReadExportBacklog().Pending);
+    }
+
+    [Fact]
+    public void Marking_more_ids_than_one_transaction_holds_marks_them_all()
+    {
+        using var outbox = new SqliteOutbox(DatabasePath);
+        var results = Enumerable.Range(0, 12_345).Select(i => Result($"c{i % 50}", CheckState.OK, i)).ToList();
+        outbox.WriteBatch(results);
+        Assert.Equal(12_345, outbox.MarkExported(results.Select(r => r.Id).ToList()));
+        Assert.Equal(0, outbox.ReadExportBacklog().Pending);
+    }
+
+    [Fact]
     public void Written_results_are_read_back_newest_first_up_to_the_limit()
     {
         using var outbox = new SqliteOutbox(DatabasePath);
