@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using NpgsqlTypes;
 using Tocsin.Configuration;
 using Tocsin.Storage.Postgres;
 using Tocsin.Storage.Sqlite;
@@ -108,8 +107,9 @@ public sealed partial class Exporter : IDisposable
     private long _rowsExported;
     private double _rowsPerSecond;
     private bool _backlog;
-    private IReadOnlyList<OutboxRow>? _pending;
-    private Task<ExportRead?>? _lane;
+    private readonly CopyBatch[] _batches = [new(), new()];
+    private CopyBatch? _pending;
+    private Task<CopyBatch?>? _lane;
     private int _laneOldest;
 
     /// <summary>Creates the exporter on a data source built once by the caller (who disposes it).</summary>
@@ -331,14 +331,15 @@ public sealed partial class Exporter : IDisposable
             // (with the shares of the size then).
             int readOldest = _laneOldest;
             var batch = await TakeLaneAsync().ConfigureAwait(false);
-            if (batch is null || batch.Count == 0)
+            if (batch is null || batch.Rows == 0)
             {
                 MarkPending();
-                batch = _outbox.ReadForExport(oldest, newest, inFlight: null);
+                batch = _batches[0];
+                batch.Fill(_outbox, _outbox.AgentId, oldest, newest, inFlight: null);
                 readOldest = oldest;
             }
 
-            if (batch.Count == 0)
+            if (batch.Rows == 0)
             {
                 RecordSuccess(0, TimeSpan.Zero, full: false);
                 if (_persistedFailure)
@@ -350,29 +351,37 @@ public sealed partial class Exporter : IDisposable
             }
 
             // The oldest rows filled their share: more wait behind them.
-            bool backlog = batch.Oldest.Count >= readOldest;
-            var rows = batch.Newest.Count == 0 ? batch.Oldest : [.. batch.Oldest, .. batch.Newest];
-            await _central.EnsurePartitionsAsync(Days(rows), cancellationToken).ConfigureAwait(false);
+            bool backlog = batch.Read!.OldestCount >= readOldest;
+            await _central.EnsurePartitionsAsync(batch.Days, cancellationToken).ConfigureAwait(false);
 
-            // While this batch is sent: mark the previous one (committed), then read the next one past this one.
+            // While this batch is sent: mark the previous one (committed), then read the next one past this one
+            // into the other buffer (the previous batch's, once marked).
             var pending = _pending;
             _pending = null;
+            var spare = ReferenceEquals(batch, _batches[0]) ? _batches[1] : _batches[0];
             _laneOldest = oldest;
+            var inFlight = batch.Read;
             var lane = pending is null && !backlog
                 ? null
                 : Task.Run(() =>
                 {
                     if (pending is not null)
                     {
-                        Mark(pending);
+                        _outbox.MarkExported(pending.Ids);
                     }
 
-                    return backlog ? _outbox.ReadForExport(oldest, newest, inFlight: batch) : null;
+                    if (!backlog)
+                    {
+                        return null;
+                    }
+
+                    spare.Fill(_outbox, _outbox.AgentId, oldest, newest, inFlight);
+                    return spare;
                 }, CancellationToken.None);
             int inserted;
             try
             {
-                inserted = await SendAsync(rows, cancellationToken).ConfigureAwait(false);
+                inserted = await SendAsync(batch, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -382,7 +391,7 @@ public sealed partial class Exporter : IDisposable
             }
 
             // Committed centrally: from here a crash only re-sends rows the insert ignores.
-            _pending = rows;
+            _pending = batch;
             _lane = lane;
             if (!backlog)
             {
@@ -390,16 +399,17 @@ public sealed partial class Exporter : IDisposable
                 MarkPending();
             }
 
+            int count = batch.Rows;
             var elapsed = _time.GetElapsedTime(started);
-            if (inserted < rows.Count)
+            if (inserted < count)
             {
-                LogResent(_logger, rows.Count - inserted, rows.Count);
+                LogResent(_logger, count - inserted, count);
             }
 
             _backlog = backlog;
-            RecordSuccess(rows.Count, elapsed, full: backlog);
+            RecordSuccess(count, elapsed, full: backlog);
             SaveStatus(failure: false);
-            return rows.Count;
+            return count;
         }
         finally
         {
@@ -408,7 +418,7 @@ public sealed partial class Exporter : IDisposable
     }
 
     /// <summary>Waits for the lane (mark of the previous batch, read of the next) and returns what it read, or null.</summary>
-    private async Task<ExportRead?> TakeLaneAsync()
+    private async Task<CopyBatch?> TakeLaneAsync()
     {
         var lane = _lane;
         _lane = null;
@@ -416,7 +426,7 @@ public sealed partial class Exporter : IDisposable
     }
 
     /// <summary>Waits for a lane after a failure, keeping the failure that is being thrown.</summary>
-    private async Task DrainLaneAsync(Task<ExportRead?>? lane)
+    private async Task DrainLaneAsync(Task<CopyBatch?>? lane)
     {
         if (lane is null)
         {
@@ -441,19 +451,8 @@ public sealed partial class Exporter : IDisposable
         _pending = null;
         if (pending is not null)
         {
-            Mark(pending);
+            _outbox.MarkExported(pending.Ids);
         }
-    }
-
-    private void Mark(IReadOnlyList<OutboxRow> rows)
-    {
-        var ids = new Guid[rows.Count];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            ids[i] = rows[i].Id;
-        }
-
-        _outbox.MarkExported(ids);
     }
 
     /// <summary>
@@ -478,24 +477,6 @@ public sealed partial class Exporter : IDisposable
         }
     }
 
-    private static HashSet<DateOnly> Days(IReadOnlyList<OutboxRow> rows)
-    {
-        const long DayMs = 86_400_000;
-        var days = new HashSet<DateOnly>();
-        long lastDay = long.MinValue;
-        foreach (var r in rows)
-        {
-            long day = Math.DivRem(r.StartedAtMs, DayMs, out long rem) - (rem < 0 ? 1 : 0);
-            if (day != lastDay)
-            {
-                lastDay = day;
-                days.Add(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)day));
-            }
-        }
-
-        return days;
-    }
-
     private async Task PrepareCentralAsync(CancellationToken cancellationToken)
     {
         if (!_migrated)
@@ -517,9 +498,8 @@ public sealed partial class Exporter : IDisposable
         }
     }
 
-    private async Task<int> SendAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
+    private async Task<int> SendAsync(CopyBatch batch, CancellationToken cancellationToken)
     {
-        var agentId = _outbox.AgentId;
         await using var c = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var create = new NpgsqlCommand(PostgresSchema.CreateStaging, c, tx))
@@ -527,62 +507,37 @@ public sealed partial class Exporter : IDisposable
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await using (var copy = await c.BeginBinaryImportAsync(PostgresSchema.CopyStaging, cancellationToken).ConfigureAwait(false))
-        {
-            foreach (var r in rows)
-            {
-                await copy.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(agentId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.CheckName, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.Kind, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.State, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(FromUnixMs(r.ScheduledAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(FromUnixMs(r.StartedAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(FromUnixMs(r.FinishedAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.DurationMs, NpgsqlDbType.Double, cancellationToken).ConfigureAwait(false);
-                if (r.StatusCode is { } sc)
-                {
-                    await copy.WriteAsync(sc, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await copy.WriteNullAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                await copy.WriteAsync(r.Message, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                if (r.DetailsJson is { } details)
-                {
-                    await copy.WriteAsync(details, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await copy.WriteNullAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        // A plain insert costs PostgreSQL about half of one with ON CONFLICT; rows already there (a batch sent
-        // again after a crash before the local mark) make it fail, and then the batch goes in with ON CONFLICT.
+        // The batch is already in COPY's binary format (encoded while reading the outbox): it goes as it is,
+        // straight into tocsin.results, which costs PostgreSQL about a third of staging it and inserting from
+        // there. Rows already there (a batch sent again after a crash before the local mark) make it fail; then
+        // the batch goes through the staging table with ON CONFLICT DO NOTHING.
         int inserted;
-        await tx.SaveAsync("plain", cancellationToken).ConfigureAwait(false);
+        await tx.SaveAsync("direct", cancellationToken).ConfigureAwait(false);
         try
         {
-            await using var insert = new NpgsqlCommand(PostgresSchema.InsertNewFromStaging, c, tx);
-            inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            await tx.ReleaseAsync("plain", cancellationToken).ConfigureAwait(false);
+            await CopyAsync(c, PostgresSchema.CopyResults, batch.Data, cancellationToken).ConfigureAwait(false);
+            await tx.ReleaseAsync("direct", cancellationToken).ConfigureAwait(false);
+            inserted = batch.Rows;
+
+            // The batch, without details, for the statements that follow in this transaction.
+            await CopyAsync(c, PostgresSchema.CopyStaging, batch.StagingData, cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            await tx.RollbackAsync("plain", cancellationToken).ConfigureAwait(false);
+            await tx.RollbackAsync("direct", cancellationToken).ConfigureAwait(false);
+            await CopyAsync(c, PostgresSchema.CopyStaging, batch.Data, cancellationToken).ConfigureAwait(false);
             await using var insert = new NpgsqlCommand(PostgresSchema.InsertFromStaging, c, tx);
             inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return inserted;
+    }
+
+    private static async Task CopyAsync(NpgsqlConnection c, string copyCommand, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await using var copy = await c.BeginRawBinaryCopyAsync(copyCommand, cancellationToken).ConfigureAwait(false);
+        await copy.WriteAsync(data, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -596,8 +551,6 @@ public sealed partial class Exporter : IDisposable
 
         _gate.Dispose();
     }
-
-    private static DateTime FromUnixMs(long ms) => DateTime.UnixEpoch.AddMilliseconds(ms);
 
     private void RecordSuccess(int rows, TimeSpan elapsed, bool full)
     {

@@ -109,21 +109,21 @@ internal static class SqliteSchema
         """;
 
     /// <summary>
-    /// The oldest unexported results after an optional cursor ($after, exclusive; '' = from the start), leaving out
-    /// the id range $skipLo–$skipHi (a batch still being sent; '' '' = none), oldest first.
+    /// The oldest unexported results after a cursor (?1, exclusive; '' = from the start), leaving out the id range
+    /// ?2–?3 (a batch still being sent; '' '' = none), oldest first, at most ?4. Stepped with SQLite's own API.
     /// </summary>
     public const string SelectUnexportedAfter = """
         SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
-        FROM results WHERE exported = 0 AND id > $after AND NOT (id BETWEEN $skipLo AND $skipHi) ORDER BY id LIMIT $limit;
+        FROM results WHERE exported = 0 AND id > ?1 AND NOT (id BETWEEN ?2 AND ?3) ORDER BY id LIMIT ?4;
         """;
 
-    /// <summary>The newest unexported results above $above (exclusive), leaving out $skipLo–$skipHi, newest first.</summary>
+    /// <summary>The newest unexported results above ?1 (exclusive), leaving out ?2–?3, newest first, at most ?4.</summary>
     public const string SelectNewestUnexported = """
         SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
-        FROM results WHERE exported = 0 AND id > $above AND NOT (id BETWEEN $skipLo AND $skipHi) ORDER BY id DESC LIMIT $limit;
+        FROM results WHERE exported = 0 AND id > ?1 AND NOT (id BETWEEN ?2 AND ?3) ORDER BY id DESC LIMIT ?4;
         """;
 
-    public const string MarkExported = "UPDATE results SET exported = 1 WHERE id = $id AND exported = 0;";
+    public const string MarkExported = "UPDATE results SET exported = 1 WHERE id = ?1 AND exported = 0;";
 
     public const string CountUnexported = "SELECT count(*) FROM results WHERE exported = 0;";
 
