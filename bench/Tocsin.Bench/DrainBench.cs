@@ -101,11 +101,6 @@ internal static class DrainBench
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  [{round}] psql \\copy {copied} rows in {copySeconds:F2} s = {copyRate,9:F0} rows/s  (binary file of {new FileInfo(file).Length / 1048576.0:F0} MB from the same outbox, straight into tocsin.results)"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  [{round}] ratio      exporter / COPY = {rate / copyRate:F2}"));
-                if (Environment.GetEnvironmentVariable("TOCSIN_BENCH_KEEP_COPY") is { Length: > 0 } keep)
-                {
-                    File.Move(file, keep, overwrite: true);
-                }
-
                 File.Delete(file);
             }
 
@@ -121,7 +116,7 @@ internal static class DrainBench
             Console.WriteLine($"  goal       exporter >= 100,000 rows/s: {(median >= 100_000 ? "MET" : "MISSED")}");
             Console.WriteLine($"  goal       exporter / COPY >= 0.5: {(median / medianCopy >= 0.5 ? "MET" : "MISSED")}");
             Console.WriteLine($"  goal       every row exported once: {(allOk ? "MET" : "MISSED")}");
-            summary.AppendLine(CultureInfo.InvariantCulture, $"drain_rows={exporterRates.Count}")
+            summary.AppendLine(CultureInfo.InvariantCulture, $"rounds={exporterRates.Count}")
                 .AppendLine(CultureInfo.InvariantCulture, $"exporter_rate={median:F0}")
                 .AppendLine(CultureInfo.InvariantCulture, $"exporter_rates={string.Join(" / ", exporterRates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}")
                 .AppendLine(CultureInfo.InvariantCulture, $"copy_rate={medianCopy:F0}")
