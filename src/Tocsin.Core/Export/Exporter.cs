@@ -361,9 +361,11 @@ public sealed partial class Exporter : IDisposable
             var spare = ReferenceEquals(batch, _batches[0]) ? _batches[1] : _batches[0];
             _laneOldest = oldest;
             var inFlight = batch.Read;
+            // On a thread of its own: it is seconds of SQLite work that must not hold a thread-pool thread the
+            // scheduler and the runners need.
             var lane = pending is null && !backlog
                 ? null
-                : Task.Run(() =>
+                : Task.Factory.StartNew<CopyBatch?>(() =>
                 {
                     if (pending is not null)
                     {
@@ -377,7 +379,7 @@ public sealed partial class Exporter : IDisposable
 
                     spare.Fill(_outbox, _outbox.AgentId, oldest, newest, inFlight);
                     return spare;
-                }, CancellationToken.None);
+                }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             int inserted;
             try
             {
