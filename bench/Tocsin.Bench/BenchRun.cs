@@ -90,7 +90,7 @@ internal sealed record Figures
 
 /// <summary>What the exporter did beside the scheduled load.</summary>
 internal sealed record ExportFigures(
-    long BacklogRows, double? DrainedAfterSeconds, long ExportedAtDrain, long ExportedInWindow, double MaxNewWaitDuringDrainSeconds,
+    long BacklogRows, double? DrainedAfterSeconds, long ExportedAtDrain, long ExportedInWindow, double MaxStalenessDuringDrainSeconds, double MaxNewWaitDuringDrainSeconds,
     double MaxNewWaitAfterDrainSeconds, long CentralRows, long CentralDistinct, long PendingAfter, double FlushSeconds)
 {
     /// <summary>Rows per second until the backlog was drained, or over the window when it was not.</summary>
@@ -171,7 +171,8 @@ internal static class BenchRun
         {
             var (rows, distinct, pending, flush) = await export.FinishAsync().ConfigureAwait(false);
             exportFigures = new ExportFigures(
-                export.BacklogRows, export.DrainedAfterSeconds, export.ExportedAtDrain, exportedInWindow, export.MaxNewWaitDuringDrainSeconds,
+                export.BacklogRows, export.DrainedAfterSeconds, export.ExportedAtDrain, exportedInWindow, export.MaxCentralStalenessDuringDrainSeconds,
+                export.MaxNewWaitDuringDrainSeconds,
                 export.MaxNewWaitAfterDrainSeconds, rows, distinct, pending, flush);
         }
 

@@ -47,6 +47,12 @@ internal sealed class ExportWatch : IAsyncDisposable
     /// <summary>Rows the exporter had exported when the backlog was seen drained (backlog and new rows).</summary>
     public long ExportedAtDrain { get; private set; }
 
+    /// <summary>
+    /// How old, at worst, the newest result exported so far among those made during the run was while the
+    /// backlog drained (how stale the centre's newest view was), in seconds; sampled every 0.5 s.
+    /// </summary>
+    public double MaxCentralStalenessDuringDrainSeconds { get; private set; }
+
     /// <summary>The longest a result made during the run was seen waiting for export while the backlog drained, in seconds.</summary>
     public double MaxNewWaitDuringDrainSeconds { get; private set; }
 
@@ -89,6 +95,10 @@ internal sealed class ExportWatch : IAsyncDisposable
         using var newest = c.CreateCommand();
         newest.CommandText = "SELECT started_at FROM results WHERE exported = 0 AND id > $max ORDER BY id LIMIT 1;";
         newest.Parameters.AddWithValue("$max", _backlogMaxId);
+        using var freshest = c.CreateCommand();
+        freshest.CommandText = "SELECT started_at FROM results WHERE id > $max AND exported = 1 ORDER BY id DESC LIMIT 1;";
+        freshest.Parameters.AddWithValue("$max", _backlogMaxId);
+        long startedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         while (!_stop.IsCancellationRequested)
         {
             try
@@ -104,6 +114,13 @@ internal sealed class ExportWatch : IAsyncDisposable
             {
                 DrainedAfterSeconds = _clock.Elapsed.TotalSeconds;
                 ExportedAtDrain = Exporter.RowsExported;
+            }
+
+            if (DrainedAfterSeconds is null)
+            {
+                long nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                long freshMs = freshest.ExecuteScalar() is long f ? f : startedUnixMs;
+                MaxCentralStalenessDuringDrainSeconds = Math.Max(MaxCentralStalenessDuringDrainSeconds, (nowMs - freshMs) / 1000.0);
             }
 
             if (newest.ExecuteScalar() is long startedMs)

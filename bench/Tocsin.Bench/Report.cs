@@ -39,7 +39,7 @@ internal static class Report
         if (f.Export is { } e)
         {
             Line("export", $"{e.BacklogRows} results waiting at the start; exporter beside the load: {e.DrainRate(f.ElapsedSeconds):F0} rows/s until {(e.DrainedAfterSeconds is { } d ? $"the backlog was drained after {d:F1} s" : "the end of the window (backlog NOT drained)")}; {e.ExportedInWindow} rows exported in the window");
-            Line("", $"results made during the run waited for export at most {e.MaxNewWaitDuringDrainSeconds:F1} s while the backlog drained, {e.MaxNewWaitAfterDrainSeconds:F1} s after (sampled every 0.5 s)");
+            Line("", $"while the backlog drained, the newest result exported was at most {e.MaxStalenessDuringDrainSeconds:F1} s old; the oldest result made during the run waited at most {e.MaxNewWaitDuringDrainSeconds:F1} s then, {e.MaxNewWaitAfterDrainSeconds:F1} s after (sampled every 0.5 s)");
             Line("", $"central {e.CentralRows} rows, {e.CentralDistinct} distinct ids, of {e.BacklogRows + f.RunsMade} (backlog + runs made); outbox pending {e.PendingAfter} after a final flush of {e.FlushSeconds:F1} s: {(ExportedOnce(f, e) ? "every result once" : "MISMATCH")}");
         }
 
@@ -105,6 +105,7 @@ internal static class Report
                 ("export_drain_rate", Math.Round(e.DrainRate(f.ElapsedSeconds))),
                 ("export_drained_after_s", e.DrainedAfterSeconds is { } d ? Math.Round(d, 1) : "not drained"),
                 ("export_in_window", e.ExportedInWindow),
+                ("export_staleness_during_s", Math.Round(e.MaxStalenessDuringDrainSeconds, 1)),
                 ("export_new_wait_during_s", Math.Round(e.MaxNewWaitDuringDrainSeconds, 1)),
                 ("export_new_wait_after_s", Math.Round(e.MaxNewWaitAfterDrainSeconds, 1)),
                 ("export_central", e.CentralRows),
