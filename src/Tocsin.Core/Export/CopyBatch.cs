@@ -20,9 +20,10 @@ internal sealed class CopyBatch
 
     private readonly byte[] _agentId = new byte[16];
     private readonly HashSet<int> _days = [];
-    private byte[] _buffer = new byte[1 << 16];
+    // Large arrays live on the large-object heap, whose garbage costs full collections: grow them in few steps (×4).
+    private byte[] _buffer = new byte[1 << 20];
     private int _length;
-    private byte[] _staging = new byte[1 << 16];
+    private byte[] _staging = new byte[1 << 20];
     private int _stagingLength;
     private int _lastDay = int.MinValue;
 
@@ -121,7 +122,7 @@ internal sealed class CopyBatch
     {
         if (_length + more + 2 > _buffer.Length)
         {
-            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + more + 2));
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 4, _length + more + 2));
         }
     }
 
@@ -129,7 +130,7 @@ internal sealed class CopyBatch
     {
         if (_stagingLength + bytes.Length > _staging.Length)
         {
-            Array.Resize(ref _staging, Math.Max(_staging.Length * 2, _stagingLength + bytes.Length));
+            Array.Resize(ref _staging, Math.Max(_staging.Length * 4, _stagingLength + bytes.Length));
         }
 
         bytes.CopyTo(_staging.AsSpan(_stagingLength));

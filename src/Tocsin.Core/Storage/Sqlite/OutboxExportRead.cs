@@ -86,7 +86,7 @@ public sealed class OutboxIdList
 
         if ((Count + 1) * IdLength > _bytes.Length)
         {
-            Array.Resize(ref _bytes, _bytes.Length * 2);
+            Array.Resize(ref _bytes, _bytes.Length * 4);
         }
 
         id.CopyTo(_bytes.AsSpan(Count * IdLength));
