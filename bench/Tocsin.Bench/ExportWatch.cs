@@ -24,6 +24,7 @@ internal sealed class ExportWatch : IAsyncDisposable
     private readonly Stopwatch _clock;
     private Task? _running;
     private Task? _watching;
+    private TimeSpan _started;
 
     private ExportWatch(SqliteOutbox outbox, NpgsqlDataSource dataSource, string dbPath, long backlogRows, string backlogMaxId, Stopwatch clock)
     {
@@ -41,7 +42,7 @@ internal sealed class ExportWatch : IAsyncDisposable
     /// <summary>Rows waiting for export when the run started.</summary>
     public long BacklogRows { get; }
 
-    /// <summary>Seconds from the start until no row of the backlog waited any more, or null.</summary>
+    /// <summary>Seconds from <see cref="Start"/> until no row of the backlog waited any more, or null.</summary>
     public double? DrainedAfterSeconds { get; private set; }
 
     /// <summary>Rows the exporter had exported when the backlog was seen drained (backlog and new rows).</summary>
@@ -79,9 +80,10 @@ internal sealed class ExportWatch : IAsyncDisposable
         return new ExportWatch(outbox, dataSource, outbox.Path, outbox.ReadExportBacklog().Pending, max, clock);
     }
 
-    /// <summary>Starts the exporter (<see cref="Exporter.RunAsync"/>) and the watch.</summary>
+    /// <summary>Starts the exporter (<see cref="Exporter.RunAsync"/>) and the watch; times count from here.</summary>
     public void Start()
     {
+        _started = _clock.Elapsed;
         _running = Task.Run(() => Exporter.RunAsync(_stop.Token));
         _watching = Task.Run(WatchAsync);
     }
@@ -112,7 +114,7 @@ internal sealed class ExportWatch : IAsyncDisposable
 
             if (DrainedAfterSeconds is null && (oldest.ExecuteScalar() is not string id || string.CompareOrdinal(id, _backlogMaxId) > 0))
             {
-                DrainedAfterSeconds = _clock.Elapsed.TotalSeconds;
+                DrainedAfterSeconds = (_clock.Elapsed - _started).TotalSeconds;
                 ExportedAtDrain = Exporter.RowsExported;
             }
 
