@@ -25,6 +25,20 @@ internal sealed record BenchOptions
           --parts                instead: time the engine's pieces one at a time (outbox write,
                                  http runner alone, a plain shared HttpClient) for --duration each
           --progress D           progress line to stderr every D             (default 5s; 0s = none)
+
+        Export to PostgreSQL (the connection string names a private server; a password in it is passed to
+        psql through PGPASSWORD, never printed):
+          --fill                 instead: write --rows realistic results into a new outbox --db FILE
+          --rows N               results --fill writes                        (default 1000000)
+          --span D               --fill spreads their start over this long    (default 1h)
+          --drain                instead: copy the outbox --db FILE (made by --fill), drain it with the real
+                                 Exporter into --pg, then psql \copy the same rows (binary) into the same
+                                 table as the limit; print both rates and their ratio
+          --repeat N             --drain rounds (exporter then psql each)      (default 1)
+          --pg CS                PostgreSQL connection string (Npgsql form)
+          --psql PATH            psql for --drain                             (default psql)
+          --backlog-db FILE      with --pg, in the scheduled-load mode: start from a copy of this outbox
+                                 (made by --fill) and run the Exporter beside the scheduler
         """;
 
     public int Checks { get; init; } = 10_000;
@@ -54,6 +68,22 @@ internal sealed record BenchOptions
     public bool Parts { get; init; }
 
     public TimeSpan Progress { get; init; } = TimeSpan.FromSeconds(5);
+
+    public bool Fill { get; init; }
+
+    public bool Drain { get; init; }
+
+    public int Rows { get; init; } = 1_000_000;
+
+    public TimeSpan Span { get; init; } = TimeSpan.FromHours(1);
+
+    public int Repeat { get; init; } = 1;
+
+    public string? Postgres { get; init; }
+
+    public string Psql { get; init; } = "psql";
+
+    public string? BacklogDb { get; init; }
 
     /// <summary>The checks' timeout: the given one, else half the interval capped at 10 s.</summary>
     public TimeSpan EffectiveTimeout =>
@@ -87,6 +117,14 @@ internal sealed record BenchOptions
                 "--db" => o with { DatabaseFile = Value() },
                 "--parts" => o with { Parts = true },
                 "--progress" => o with { Progress = Dur(name, Value(), TimeSpan.Zero) },
+                "--fill" => o with { Fill = true },
+                "--drain" => o with { Drain = true },
+                "--rows" => o with { Rows = Int(name, Value(), 1, 100_000_000) },
+                "--span" => o with { Span = Dur(name, Value(), TimeSpan.FromSeconds(1)) },
+                "--repeat" => o with { Repeat = Int(name, Value(), 1, 100) },
+                "--pg" => o with { Postgres = Value() },
+                "--psql" => o with { Psql = Value() },
+                "--backlog-db" => o with { BacklogDb = Value() },
                 _ => throw new ArgumentException($"unknown option {name}"),
             };
         }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using Tocsin.Checks;
 using Tocsin.Checks.Http;
 using Tocsin.Diagnostics;
@@ -79,9 +80,22 @@ internal sealed record Figures
 
     public required IReadOnlyList<string> LogSamples { get; init; }
 
+    /// <summary>The exporter beside the load (with <c>--pg</c> and <c>--backlog-db</c>), or null.</summary>
+    public ExportFigures? Export { get; init; }
+
     public double AchievedRate => RunsInWindow / ElapsedSeconds;
 
     public double OkRate => OkInWindow / ElapsedSeconds;
+}
+
+/// <summary>What the exporter did beside the scheduled load.</summary>
+internal sealed record ExportFigures(
+    long BacklogRows, double? DrainedAfterSeconds, long ExportedAtDrain, long ExportedInWindow, double MaxStalenessDuringDrainSeconds, double MaxNewWaitDuringDrainSeconds,
+    double MaxNewWaitAfterDrainSeconds, long CentralRows, long CentralDistinct, long PendingAfter, double FlushSeconds)
+{
+    /// <summary>Rows per second until the backlog was drained, or over the window when it was not.</summary>
+    public double DrainRate(double windowSeconds) =>
+        DrainedAfterSeconds is { } s && s > 0 ? ExportedAtDrain / s : ExportedInWindow / windowSeconds;
 }
 
 /// <summary>Builds the engine exactly as <c>tocsin start</c> composes it (minus the web server) and runs it.</summary>
@@ -95,6 +109,12 @@ internal static class BenchRun
         using var metrics = new TocsinMetrics();
         var kinds = CheckKinds.CreateDefault(time);
         var checks = BuildChecks(o);
+        await using var central = o.Postgres is { } cs && o.BacklogDb is not null ? NpgsqlDataSource.Create(cs) : null;
+        if (central is not null)
+        {
+            await ExportWatch.PrepareAsync(o.BacklogDb!, dbPath, central).ConfigureAwait(false);
+        }
+
         using var outbox = new SqliteOutbox(dbPath);
         var writer = new ResultWriter(outbox, new ResultWriterOptions(), time, metrics, logs.For<ResultWriter>());
         var sink = new CountingSink(writer);
@@ -113,18 +133,29 @@ internal static class BenchRun
         using var stopping = new CancellationTokenSource();
         writer.Start();
         var clock = Stopwatch.StartNew();
+        await using var export = central is null ? null : ExportWatch.Create(outbox, central, clock);
         var running = Task.Run(() => scheduler.RunAsync(stopping.Token));
 
         if (o.Warmup > TimeSpan.Zero)
         {
-            await ProgressAsync(o, o.Warmup, "warm-up", clock, sink, scheduler, writer, listener, self).ConfigureAwait(false);
+            await ProgressAsync(o, o.Warmup, "warm-up", clock, sink, scheduler, writer, listener, self, export).ConfigureAwait(false);
         }
 
-        // The measured window starts here: fresh histograms and counter baselines.
+        // The measured window starts here: fresh histograms and counter baselines. The exporter starts with it,
+        // after the warm-up's checking, as when PostgreSQL comes back to an agent that kept checking.
+        if (export is not null)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[{o.Name}] exporter starts beside the load: {export.BacklogRows} results waiting in the outbox (copied from {o.BacklogDb})"));
+            export.Start();
+        }
+
         listener.StartWindow();
         var commits0 = listener.Commits;
         var w = Snapshot.Take(self, sink, clock);
-        await ProgressAsync(o, o.Warmup + o.Duration, "measure", clock, sink, scheduler, writer, listener, self).ConfigureAwait(false);
+        long exported0 = export?.Exporter.RowsExported ?? 0;
+        await ProgressAsync(o, o.Warmup + o.Duration, "measure", clock, sink, scheduler, writer, listener, self, export).ConfigureAwait(false);
+        long exportedInWindow = (export?.Exporter.RowsExported ?? 0) - exported0;
         long runsInWindow = sink.Count - w.Runs;
         long okInWindow = sink.CountOf(CheckState.OK) - w.Ok;
         double windowSeconds = clock.Elapsed.TotalSeconds - w.Seconds;
@@ -136,6 +167,16 @@ internal static class BenchRun
 
         var end = Snapshot.Take(self, sink, clock);
         var commits = listener.Commits;
+        ExportFigures? exportFigures = null;
+        if (export is not null)
+        {
+            var (rows, distinct, pending, flush) = await export.FinishAsync().ConfigureAwait(false);
+            exportFigures = new ExportFigures(
+                export.BacklogRows, export.DrainedAfterSeconds, export.ExportedAtDrain, exportedInWindow, export.MaxCentralStalenessDuringDrainSeconds,
+                export.MaxNewWaitDuringDrainSeconds,
+                export.MaxNewWaitAfterDrainSeconds, rows, distinct, pending, flush);
+        }
+
         return new Figures
         {
             ElapsedSeconds = windowSeconds,
@@ -143,7 +184,7 @@ internal static class BenchRun
             OkInWindow = okInWindow,
             RunsSinceWindow = end.Runs - w.Runs,
             RunsMade = sink.Count,
-            ResultsStored = outbox.CountResults(),
+            ResultsStored = outbox.CountResults() - (export?.BacklogRows ?? 0),
             WriterCommitted = writer.Written,
             Ok = sink.CountOf(CheckState.OK),
             NotOk = sink.Count - sink.CountOf(CheckState.OK),
@@ -170,6 +211,7 @@ internal static class BenchRun
             Warnings = logs.CountOf(Microsoft.Extensions.Logging.LogLevel.Warning),
             Errors = logs.CountOf(Microsoft.Extensions.Logging.LogLevel.Error) + logs.CountOf(Microsoft.Extensions.Logging.LogLevel.Critical),
             LogSamples = [.. logs.Samples],
+            Export = exportFigures,
         };
     }
 
@@ -191,7 +233,7 @@ internal static class BenchRun
 
     private static async Task ProgressAsync(
         BenchOptions o, TimeSpan until, string phase, Stopwatch clock, CountingSink sink, Scheduler scheduler, ResultWriter writer,
-        EngineMetricsListener listener, Process self)
+        EngineMetricsListener listener, Process self, ExportWatch? export)
     {
         long lastRuns = sink.Count;
         double lastT = clock.Elapsed.TotalSeconds;
@@ -215,10 +257,11 @@ internal static class BenchRun
             long runs = sink.Count;
             self.Refresh();
             var cpuNow = self.TotalProcessorTime;
+            string exported = export is null ? "" : "  " + export.Progress();
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[{o.Name}] {phase,-7} t={t,5:F1}s  {(runs - lastRuns) / (t - lastT),7:F0} runs/s  in flight {scheduler.InFlight,5}  "
                 + $"queued {writer.Queued,5}  stored {writer.Written,8}  max lag {listener.Lag.TakeWindowMaxMs(),8:F1} ms  "
-                + $"CPU {(cpuNow - lastCpu).TotalSeconds / (t - lastT) * 100,4:F0} %  RSS {ProcStatus.ReadMb("VmRSS"),5:F0} MB"));
+                + $"CPU {(cpuNow - lastCpu).TotalSeconds / (t - lastT) * 100,4:F0} %  RSS {ProcStatus.ReadMb("VmRSS"),5:F0} MB{exported}"));
             (lastRuns, lastT, lastCpu) = (runs, t, cpuNow);
         }
     }

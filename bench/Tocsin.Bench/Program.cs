@@ -19,10 +19,20 @@ catch (ArgumentException ex)
     return 64;
 }
 
+if (options.Drain)
+{
+    return await DrainBench.RunAsync(options);
+}
+
 if (options.DatabaseFile is { } existing && File.Exists(existing))
 {
     Console.Error.WriteLine($"tocsin-bench: --db {existing} already exists; give a new file so the stored count is this run's");
     return 64;
+}
+
+if (options.Fill)
+{
+    return DrainBench.Fill(options);
 }
 
 if (await Preflight.CheckTargetAsync(options.Target) is { } problem)

@@ -36,6 +36,13 @@ internal static class Report
             Line("", $"{sample}");
         }
 
+        if (f.Export is { } e)
+        {
+            Line("export", $"{e.BacklogRows} results waiting at the start; exporter beside the load: {e.DrainRate(f.ElapsedSeconds):F0} rows/s until {(e.DrainedAfterSeconds is { } d ? $"the backlog was drained after {d:F1} s" : "the end of the window (backlog NOT drained)")}; {e.ExportedInWindow} rows exported in the window");
+            Line("", $"while the backlog drained, the newest result exported was at most {e.MaxStalenessDuringDrainSeconds:F1} s old; the oldest result made during the run waited at most {e.MaxNewWaitDuringDrainSeconds:F1} s then, {e.MaxNewWaitAfterDrainSeconds:F1} s after (sampled every 0.5 s)");
+            Line("", $"central {e.CentralRows} rows, {e.CentralDistinct} distinct ids, of {e.BacklogRows + f.RunsMade} (backlog + runs made); outbox pending {e.PendingAfter} after a final flush of {e.FlushSeconds:F1} s: {(ExportedOnce(f, e) ? "every result once" : "MISMATCH")}");
+        }
+
         foreach (var (goal, pass) in Goals(o, f))
         {
             Line("goal", $"{goal}: {(pass ? "MET" : "MISSED")}");
@@ -90,6 +97,27 @@ internal static class Report
             s.Append(key).Append('=').AppendLine(Convert.ToString(value, CultureInfo.InvariantCulture));
         }
 
+        if (f.Export is { } e)
+        {
+            foreach (var (key, value) in new (string, object)[]
+            {
+                ("export_backlog", e.BacklogRows),
+                ("export_drain_rate", Math.Round(e.DrainRate(f.ElapsedSeconds))),
+                ("export_drained_after_s", e.DrainedAfterSeconds is { } d ? Math.Round(d, 1) : "not drained"),
+                ("export_in_window", e.ExportedInWindow),
+                ("export_staleness_during_s", Math.Round(e.MaxStalenessDuringDrainSeconds, 1)),
+                ("export_new_wait_during_s", Math.Round(e.MaxNewWaitDuringDrainSeconds, 1)),
+                ("export_new_wait_after_s", Math.Round(e.MaxNewWaitAfterDrainSeconds, 1)),
+                ("export_central", e.CentralRows),
+                ("export_distinct", e.CentralDistinct),
+                ("export_expected", e.BacklogRows + f.RunsMade),
+                ("export_pending_after", e.PendingAfter),
+            })
+            {
+                s.Append(key).Append('=').AppendLine(Convert.ToString(value, CultureInfo.InvariantCulture));
+            }
+        }
+
         foreach (var (goal, pass) in Goals(o, f))
         {
             s.Append("goal=").Append(goal).Append(": ").AppendLine(pass ? "MET" : "MISSED");
@@ -97,6 +125,9 @@ internal static class Report
 
         File.WriteAllText(path, s.ToString());
     }
+
+    private static bool ExportedOnce(Figures f, ExportFigures e) =>
+        e.CentralRows == e.BacklogRows + f.RunsMade && e.CentralDistinct == e.CentralRows && e.PendingAfter == 0;
 
     private static double AvgBatch(Figures f) => f.WriterBatched / (double)Math.Max(1, f.WriterBatches);
 
@@ -117,5 +148,9 @@ internal static class Report
         }
 
         yield return ("every result stored", f.ResultsStored == f.RunsMade);
+        if (f.Export is { } e)
+        {
+            yield return ("every result exported once", ExportedOnce(f, e));
+        }
     }
 }

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using NpgsqlTypes;
 using Tocsin.Configuration;
 using Tocsin.Diagnostics;
 using Tocsin.Storage.Postgres;
@@ -22,6 +21,12 @@ public sealed record ExporterOptions
 
     /// <summary>Largest batch; batches double up to it while they come back full and fast. <value>Default: 50,000.</value></summary>
     public int MaxBatchSize { get; init; } = 50_000;
+
+    /// <summary>
+    /// Share of a batch (0–0.5) taken from the newest unexported rows while a backlog waits, so new results reach the
+    /// centre while an old backlog drains oldest first. <value>Default: 0.1.</value>
+    /// </summary>
+    public double NewestShare { get; init; } = 0.1;
 
     /// <summary>A full batch that took less than this lets the next one double. <value>Default: 2 s.</value></summary>
     public TimeSpan FastBatch { get; init; } = TimeSpan.FromSeconds(2);
@@ -110,6 +115,11 @@ public sealed partial class Exporter : IDisposable
     private readonly TocsinMetrics? _metrics;
     private ExportBacklog? _backlogCache;
     private DateTimeOffset _backlogReadAt;
+    private bool _backlog;
+    private readonly CopyBatch[] _batches = [new(), new()];
+    private CopyBatch? _pending;
+    private Task<CopyBatch?>? _lane;
+    private int _laneOldest;
 
     /// <summary>
     /// Creates the exporter on a data source built once by the caller (who disposes it). With
@@ -222,6 +232,9 @@ public sealed partial class Exporter : IDisposable
     /// <summary>Results exported by this exporter so far.</summary>
     public long RowsExported => Interlocked.Read(ref _rowsExported);
 
+    /// <summary>Rows the next batch reads at most (adapts between the options' minimum and maximum).</summary>
+    public int CurrentBatchSize => Volatile.Read(ref _batchSize);
+
     /// <summary>The current status; reads the backlog from the outbox.</summary>
     /// <exception cref="SqliteException">When the outbox cannot be read.</exception>
     public ExportStatus GetStatus()
@@ -239,13 +252,19 @@ public sealed partial class Exporter : IDisposable
         }
     }
 
-    /// <summary>The backlog, read at most once a second for the gauges (a count over the unexported rows' index).</summary>
+    /// <summary>
+    /// Longest age of the backlog the gauges report: a read counts the unexported rows' index (about 50–100 ms with a
+    /// million rows waiting), so scrapes share one read per period. <value>10 s.</value>
+    /// </summary>
+    public static readonly TimeSpan BacklogGaugeRefresh = TimeSpan.FromSeconds(10);
+
+    /// <summary>The backlog, read at most once per <see cref="BacklogGaugeRefresh"/> for the gauges.</summary>
     private ExportBacklog? CachedBacklog()
     {
         var now = _time.GetUtcNow();
         lock (_statusLock)
         {
-            if (_backlogCache is { } cached && now - _backlogReadAt < TimeSpan.FromSeconds(1))
+            if (_backlogCache is { } cached && now - _backlogReadAt < BacklogGaugeRefresh)
             {
                 return cached;
             }
@@ -280,11 +299,10 @@ public sealed partial class Exporter : IDisposable
         while (!stoppingToken.IsCancellationRequested)
         {
             TimeSpan wait;
-            int size = _batchSize;
             try
             {
-                int n = await ExportBatchAsync(stoppingToken).ConfigureAwait(false);
-                wait = n < size ? _options.PollInterval : TimeSpan.Zero;
+                await ExportBatchAsync(stoppingToken).ConfigureAwait(false);
+                wait = _backlog ? TimeSpan.Zero : _options.PollInterval;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -307,6 +325,8 @@ public sealed partial class Exporter : IDisposable
                 }
             }
         }
+
+        await CompletePendingAsync().ConfigureAwait(false);
     }
 
     /// <summary>
@@ -321,10 +341,8 @@ public sealed partial class Exporter : IDisposable
         {
             while (true)
             {
-                int size = _batchSize;
-                int n = await ExportBatchAsync(cts.Token).ConfigureAwait(false);
-                total += n;
-                if (n < size)
+                total += await ExportBatchAsync(cts.Token).ConfigureAwait(false);
+                if (!_backlog)
                 {
                     break;
                 }
@@ -339,15 +357,22 @@ public sealed partial class Exporter : IDisposable
             RecordFailure(ex);
         }
 
+        await CompletePendingAsync().ConfigureAwait(false);
         SaveStatus(failure: false, force: true);
         return total;
     }
 
     /// <summary>
-    /// Exports one batch (up to the current batch size) of the oldest unexported rows; returns how many
-    /// rows it held (0 when nothing waits). Applies the central migrations first when not done yet.
+    /// Exports one batch (up to the current batch size); returns how many rows it held (0 when nothing waits).
+    /// A batch holds the oldest unexported rows and, while a backlog waits (the oldest rows fill their share),
+    /// also up to <see cref="ExporterOptions.NewestShare"/> of the newest ones, so new results reach the centre
+    /// while an old backlog drains. Applies the central migrations first when not done yet.
+    /// <para>While a backlog drains, batches overlap: during the sending of this batch the previous one is marked
+    /// exported and the next one is read, and this batch is marked during the next call (or when the exporter
+    /// stops). A batch that does not fill its share is marked before this returns. Either way a batch is marked
+    /// only after its central commit.</para>
     /// </summary>
-    /// <exception cref="NpgsqlException">When PostgreSQL fails; nothing is marked exported.</exception>
+    /// <exception cref="NpgsqlException">When PostgreSQL fails; the batch is not marked exported.</exception>
     /// <exception cref="SqliteException">When the outbox fails.</exception>
     /// <exception cref="CentralSchemaTooNewException">When the central schema is newer than this build's.</exception>
     /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
@@ -356,11 +381,26 @@ public sealed partial class Exporter : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            _backlog = false;
             await PrepareCentralAsync(cancellationToken).ConfigureAwait(false);
             int size = _batchSize;
+            int newest = _options.NewestShare > 0 ? Math.Max(1, (int)(size * Math.Min(0.5, _options.NewestShare))) : 0;
+            int oldest = Math.Max(1, size - newest);
             long started = _time.GetTimestamp();
-            var rows = _outbox.ReadUnexported(size);
-            if (rows.Count == 0)
+
+            // The previous call's lane marked the batch before it and may have read this one meanwhile
+            // (with the shares of the size then).
+            int readOldest = _laneOldest;
+            var batch = await TakeLaneAsync().ConfigureAwait(false);
+            if (batch is null || batch.Rows == 0)
+            {
+                MarkPending();
+                batch = _batches[0];
+                batch.Fill(_outbox, _outbox.AgentId, oldest, newest, inFlight: null);
+                readOldest = oldest;
+            }
+
+            if (batch.Rows == 0)
             {
                 RecordSuccess(0, TimeSpan.Zero, full: false);
                 if (_persistedFailure)
@@ -371,22 +411,129 @@ public sealed partial class Exporter : IDisposable
                 return 0;
             }
 
-            await _central.EnsurePartitionsAsync(
-                rows.Select(r => DateOnly.FromDateTime(DateTime.UnixEpoch.AddMilliseconds(r.StartedAtMs))), cancellationToken).ConfigureAwait(false);
-            int inserted = await SendAsync(rows, cancellationToken).ConfigureAwait(false);
-            Diagnostics.FailPoints.Hit(Diagnostics.FailPoints.ExportAfterCentralCommit);
+            // The oldest rows filled their share: more wait behind them.
+            bool backlog = batch.Read!.OldestCount >= readOldest;
+            await _central.EnsurePartitionsAsync(batch.Days, cancellationToken).ConfigureAwait(false);
 
-            // Committed centrally: from here a crash only re-sends rows the insert ignores.
-            _outbox.MarkExported(rows.Select(r => r.Id).ToList());
-            var elapsed = _time.GetElapsedTime(started);
-            if (inserted < rows.Count)
+            // While this batch is sent: mark the previous one (committed), then read the next one past this one
+            // into the other buffer (the previous batch's, once marked).
+            var pending = _pending;
+            _pending = null;
+            var spare = ReferenceEquals(batch, _batches[0]) ? _batches[1] : _batches[0];
+            _laneOldest = oldest;
+            var inFlight = batch.Read;
+            // On a thread of its own: it is seconds of SQLite work that must not hold a thread-pool thread the
+            // scheduler and the runners need.
+            var lane = pending is null && !backlog
+                ? null
+                : Task.Factory.StartNew<CopyBatch?>(() =>
+                {
+                    if (pending is not null)
+                    {
+                        _outbox.MarkExported(pending.Ids);
+                    }
+
+                    if (!backlog)
+                    {
+                        return null;
+                    }
+
+                    spare.Fill(_outbox, _outbox.AgentId, oldest, newest, inFlight);
+                    return spare;
+                }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            int inserted;
+            try
             {
-                LogResent(_logger, rows.Count - inserted, rows.Count);
+                inserted = await SendAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The previous batch is committed: let its mark finish; drop what was read ahead.
+                await DrainLaneAsync(lane).ConfigureAwait(false);
+                throw;
             }
 
-            RecordSuccess(rows.Count, elapsed, full: rows.Count == size);
+            // Committed centrally: from here a crash only re-sends rows the insert ignores.
+            Diagnostics.FailPoints.Hit(Diagnostics.FailPoints.ExportAfterCentralCommit);
+            _pending = batch;
+            _lane = lane;
+            if (!backlog)
+            {
+                await TakeLaneAsync().ConfigureAwait(false);
+                MarkPending();
+            }
+
+            int count = batch.Rows;
+            var elapsed = _time.GetElapsedTime(started);
+            if (inserted < count)
+            {
+                LogResent(_logger, count - inserted, count);
+            }
+
+            _backlog = backlog;
+            RecordSuccess(count, elapsed, full: backlog);
             SaveStatus(failure: false);
-            return rows.Count;
+            return count;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Waits for the lane (mark of the previous batch, read of the next) and returns what it read, or null.</summary>
+    private async Task<CopyBatch?> TakeLaneAsync()
+    {
+        var lane = _lane;
+        _lane = null;
+        return lane is null ? null : await lane.ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for a lane after a failure, keeping the failure that is being thrown.</summary>
+    private async Task DrainLaneAsync(Task<CopyBatch?>? lane)
+    {
+        if (lane is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await lane.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            // Its batch stays unmarked and is sent again later (ignored centrally).
+            LogMarkFailed(_logger, ex.GetType().Name);
+        }
+    }
+
+    /// <summary>Marks the batch committed last, when it is not marked yet.</summary>
+    private void MarkPending()
+    {
+        var pending = _pending;
+        _pending = null;
+        if (pending is not null)
+        {
+            _outbox.MarkExported(pending.Ids);
+        }
+    }
+
+    /// <summary>
+    /// Marks the batch committed last when its mark still waits (it overlaps the next batch while a backlog
+    /// drains). <see cref="RunAsync"/> and <see cref="FlushAsync"/> call it before they return.
+    /// </summary>
+    private async Task CompletePendingAsync()
+    {
+        await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await DrainLaneAsync(Interlocked.Exchange(ref _lane, null)).ConfigureAwait(false);
+            MarkPending();
+        }
+        catch (SqliteException ex)
+        {
+            LogMarkFailed(_logger, ex.GetType().Name);
         }
         finally
         {
@@ -415,9 +562,8 @@ public sealed partial class Exporter : IDisposable
         }
     }
 
-    private async Task<int> SendAsync(IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
+    private async Task<int> SendAsync(CopyBatch batch, CancellationToken cancellationToken)
     {
-        var agentId = _outbox.AgentId;
         await using var c = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var create = new NpgsqlCommand(PostgresSchema.CreateStaging, c, tx))
@@ -425,46 +571,26 @@ public sealed partial class Exporter : IDisposable
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await using (var copy = await c.BeginBinaryImportAsync(PostgresSchema.CopyStaging, cancellationToken).ConfigureAwait(false))
-        {
-            foreach (var r in rows)
-            {
-                await copy.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(agentId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.CheckName, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.Kind, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.State, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(FromUnixMs(r.ScheduledAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(FromUnixMs(r.StartedAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(FromUnixMs(r.FinishedAtMs), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(r.DurationMs, NpgsqlDbType.Double, cancellationToken).ConfigureAwait(false);
-                if (r.StatusCode is { } sc)
-                {
-                    await copy.WriteAsync(sc, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await copy.WriteNullAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                await copy.WriteAsync(r.Message, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                if (r.DetailsJson is { } details)
-                {
-                    await copy.WriteAsync(details, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await copy.WriteNullAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        // The batch is already in COPY's binary format (encoded while reading the outbox): it goes as it is,
+        // straight into tocsin.results, which costs PostgreSQL about a third of staging it and inserting from
+        // there. Rows already there (a batch sent again after a crash before the local mark) make it fail; then
+        // the batch goes through the staging table with ON CONFLICT DO NOTHING.
         int inserted;
-        await using (var insert = new NpgsqlCommand(PostgresSchema.InsertFromStaging, c, tx))
+        await tx.SaveAsync("direct", cancellationToken).ConfigureAwait(false);
+        try
         {
+            await CopyAsync(c, PostgresSchema.CopyResults, batch.Data, cancellationToken).ConfigureAwait(false);
+            await tx.ReleaseAsync("direct", cancellationToken).ConfigureAwait(false);
+            inserted = batch.Rows;
+
+            // The batch, without details, for the statements that follow in this transaction.
+            await CopyAsync(c, PostgresSchema.CopyStaging, batch.StagingData, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await tx.RollbackAsync("direct", cancellationToken).ConfigureAwait(false);
+            await CopyAsync(c, PostgresSchema.CopyStaging, batch.Data, cancellationToken).ConfigureAwait(false);
+            await using var insert = new NpgsqlCommand(PostgresSchema.InsertFromStaging, c, tx);
             inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -478,10 +604,23 @@ public sealed partial class Exporter : IDisposable
         return inserted;
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _gate.Dispose();
+    private static async Task CopyAsync(NpgsqlConnection c, string copyCommand, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await using var copy = await c.BeginRawBinaryCopyAsync(copyCommand, cancellationToken).ConfigureAwait(false);
+        await copy.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+    }
 
-    private static DateTime FromUnixMs(long ms) => DateTime.UnixEpoch.AddMilliseconds(ms);
+    /// <inheritdoc />
+    /// <remarks>Marks the batch committed last when its mark still waits (after <see cref="ExportBatchAsync"/> calls made without <see cref="RunAsync"/> or <see cref="FlushAsync"/>).</remarks>
+    public void Dispose()
+    {
+        if (_lane is not null || _pending is not null)
+        {
+            CompletePendingAsync().GetAwaiter().GetResult();
+        }
+
+        _gate.Dispose();
+    }
 
     private void RecordSuccess(int rows, TimeSpan elapsed, bool full)
     {
@@ -581,6 +720,9 @@ public sealed partial class Exporter : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Duplicates} of {Count} exported row(s) were already in PostgreSQL (re-sent after an interrupted export) and were ignored")]
     private static partial void LogResent(ILogger logger, int duplicates, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not mark an exported batch in the outbox ({ExceptionType}); its rows will be sent again and ignored centrally")]
+    private static partial void LogMarkFailed(ILogger logger, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Final export stopped after {Budget} with {Rows} row(s) exported; the rest stays in the outbox for the next start")]
     private static partial void LogFlushTimedOut(ILogger logger, TimeSpan budget, long rows);

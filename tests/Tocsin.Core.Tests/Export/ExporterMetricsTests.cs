@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using Tocsin.Checks;
 using Tocsin.Core.Tests.Storage;
@@ -41,7 +42,8 @@ public sealed class ExporterMetricsTests(PostgresServer server) : IClassFixture<
         using var exported = new MetricCollector<long>(meters, TocsinMetrics.MeterName, "tocsin.export.rows");
         using var pending = new MetricCollector<long>(meters, TocsinMetrics.MeterName, "tocsin.outbox.pending");
         using var lag = new MetricCollector<double>(meters, TocsinMetrics.MeterName, "tocsin.export.lag");
-        using var exporter = new Exporter(outbox, source, new ExporterOptions(), TimeProvider.System, NullLogger<Exporter>.Instance, metrics);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var exporter = new Exporter(outbox, source, new ExporterOptions(), time, NullLogger<Exporter>.Instance, metrics);
 
         pending.RecordObservableInstruments();
         lag.RecordObservableInstruments();
@@ -53,7 +55,9 @@ public sealed class ExporterMetricsTests(PostgresServer server) : IClassFixture<
         }
 
         Assert.Equal(3_000, exported.GetMeasurementSnapshot().EvaluateAsCounter());
-        await Task.Delay(1_100, Ct); // the gauges read the backlog at most once a second
+        pending.RecordObservableInstruments();
+        Assert.Equal(3_000, pending.LastMeasurement!.Value); // the gauges share one backlog read per period
+        time.Advance(Exporter.BacklogGaugeRefresh);
         pending.RecordObservableInstruments();
         lag.RecordObservableInstruments();
         Assert.Equal(0, pending.LastMeasurement!.Value);

@@ -99,6 +99,77 @@ public sealed class ExporterTests(PostgresServer server) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task New_rows_reach_the_centre_while_an_old_backlog_drains_and_every_row_ends_exported_once()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var source = NpgsqlDataSource.Create(cs);
+        using var outbox = new SqliteOutbox(_folder.File("local.db"));
+        var backlog = Results(30_000, days: 0.5, offset: -3_600_000); // the hours PostgreSQL was away, up to an hour ago
+        outbox.WriteBatch(backlog);
+        using var exporter = NewExporter(outbox, source, FastRetries with { InitialBatchSize = 1_000, MaxBatchSize = 1_000 });
+        Assert.Equal(1_000, await exporter.ExportBatchAsync(Ct));
+
+        // Checking goes on: new results, newer than the whole backlog.
+        var fresh = Results(40, days: 0.0001, offset: 2);
+        Assert.True(string.CompareOrdinal(fresh.Min(r => r.Id.ToString())!, backlog.Max(r => r.Id.ToString())!) > 0);
+        outbox.WriteBatch(fresh);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(1_000, await exporter.ExportBatchAsync(Ct));
+        }
+
+        // The new rows are central after a few batches, while most of the backlog still waits.
+        var central = await CentralIdsAsync(cs);
+        Assert.Subset(central, fresh.Select(r => r.Id).ToHashSet());
+        Assert.Equal(4_000, central.Count);
+        Assert.True(outbox.ReadExportBacklog().Pending > 25_000);
+        var oldestFirst = backlog.OrderBy(r => r.Id.ToString()).Select(r => r.Id).ToList();
+        Assert.Subset(central, oldestFirst.Take(3_000).ToHashSet());
+
+        while (await exporter.ExportBatchAsync(Ct) > 0)
+        {
+        }
+
+        Assert.Equal(backlog.Concat(fresh).Select(r => r.Id).ToHashSet(), await CentralIdsAsync(cs));
+        Assert.Equal(30_040, await CentralDatabaseTests.ScalarAsync<long>(cs, "SELECT count(*) FROM tocsin.results"));
+        Assert.Equal(0, outbox.ReadExportBacklog().Pending);
+        Assert.Equal(30_040, exporter.RowsExported);
+    }
+
+    [Fact]
+    public async Task A_backlog_drained_while_results_keep_coming_arrives_once_with_nothing_left_behind()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var source = NpgsqlDataSource.Create(cs);
+        using var outbox = new SqliteOutbox(_folder.File("local.db"));
+        var all = Results(40_000, days: 0.5);
+        outbox.WriteBatch(all);
+        using var exporter = NewExporter(outbox, source, FastRetries with { InitialBatchSize = 2_000, MaxBatchSize = 2_000 });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var running = Task.Run(() => exporter.RunAsync(stop.Token), Ct);
+        try
+        {
+            // New results keep arriving, some of them late (started before results already written).
+            for (int i = 0; i < 40; i++)
+            {
+                var now = Results(50, days: 0.00002, offset: i);
+                outbox.WriteBatch(now);
+                all.AddRange(now);
+                await Task.Delay(10, Ct);
+            }
+
+            await WaitUntilAsync(() => outbox.ReadExportBacklog().Pending == 0, TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+        }
+
+        Assert.Equal(all.Select(r => r.Id).ToHashSet(), await CentralIdsAsync(cs));
+    }
+
+    [Fact]
     public async Task Status_is_saved_in_the_outbox_for_other_processes_and_the_count_carries_over_restarts()
     {
         string cs = await server.CreateDatabaseAsync();

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -56,6 +57,83 @@ public sealed class SqliteOutboxTests : IDisposable
         outbox.MarkExported(outbox.ReadUnexported(100).Select(r => r.Id).ToList());
         Assert.Equal(new ExportBacklog(0, null), outbox.ReadExportBacklog());
         Assert.Empty(outbox.ReadUnexported(100));
+    }
+
+    /// <summary>One <see cref="SqliteOutbox.ReadForExport"/>: the read, the oldest slice's ids and the newest slice's ids, as visited.</summary>
+    private static (ExportRead Read, List<Guid> Oldest, List<Guid> Newest) ReadForExport(SqliteOutbox outbox, int oldest, int newest, ExportRead? inFlight)
+    {
+        var visited = new List<Guid>();
+        var ids = new OutboxIdList();
+        var read = outbox.ReadForExport(oldest, newest, inFlight, ids, (in OutboxRowView r) => visited.Add(r.Id));
+        Assert.Equal(visited, Enumerable.Range(0, ids.Count).Select(i => Guid.Parse(ids.TextAt(i))));
+        return (read, visited.Take(read.OldestCount).ToList(), visited.Skip(read.OldestCount).ToList());
+    }
+
+    [Fact]
+    public void A_read_for_export_takes_the_newest_rows_too_only_while_a_backlog_waits_and_skips_the_batch_in_flight()
+    {
+        using var outbox = new SqliteOutbox(DatabasePath);
+        var results = Enumerable.Range(0, 100).Select(i => Result($"c{i % 7}", CheckState.OK, i)).ToList();
+        outbox.WriteBatch(results);
+        var ids = results.Select(r => r.Id).ToList(); // oldest first
+
+        // No backlog beyond the oldest share: no newest slice.
+        var all = ReadForExport(outbox, 200, 20, inFlight: null);
+        Assert.Equal(ids, all.Oldest);
+        Assert.Empty(all.Newest);
+
+        // A backlog: 30 oldest, and the 5 newest, newest first.
+        var first = ReadForExport(outbox, 30, 5, inFlight: null);
+        Assert.Equal(ids.Take(30), first.Oldest);
+        Assert.Equal(ids.TakeLast(5).Reverse(), first.Newest);
+        Assert.Equal(35, first.Read.Count);
+
+        // Read while the first batch is still being sent (nothing marked yet): it continues after it.
+        var second = ReadForExport(outbox, 30, 5, inFlight: first.Read);
+        Assert.Equal(ids.Skip(30).Take(30), second.Oldest);
+        Assert.Equal(ids.SkipLast(5).TakeLast(5).Reverse(), second.Newest);
+
+        // The first batch marked; a new result arrives: the next read in flight of the second carries it.
+        outbox.MarkExported(first.Oldest.Concat(first.Newest).ToList());
+        var late = Result("c1", CheckState.CRITICAL, 500);
+        outbox.WriteBatch([late]);
+        var third = ReadForExport(outbox, 20, 5, inFlight: second.Read);
+        Assert.Equal(ids.Skip(60).Take(20), third.Oldest);
+        Assert.Equal(new[] { late.Id }.Concat(ids.Skip(86).Take(4).Reverse()), third.Newest);
+
+        // Without a batch in flight the read starts again from the oldest unexported row.
+        outbox.MarkExported(second.Oldest.Concat(second.Newest).Concat(third.Oldest).Concat(third.Newest).ToList());
+        var rest = ReadForExport(outbox, 1_000, 100, inFlight: null);
+        Assert.Equal(ids.Skip(80).Take(6), rest.Oldest);
+        Assert.Empty(rest.Newest);
+        Assert.Equal(6, outbox.ReadExportBacklog().Pending);
+    }
+
+    [Fact]
+    public void A_read_for_export_shows_every_field_as_stored()
+    {
+        using var outbox = new SqliteOutbox(DatabasePath);
+        var r = Result("site", CheckState.WARNING, 7, "slow: 1.2 s ✓");
+        var bare = Result("site", CheckState.UNKNOWN, 8) with { StatusCode = null, Details = null };
+        outbox.WriteBatch([r, bare]);
+        var seen = new List<string>();
+        outbox.ReadForExport(10, 0, null, new OutboxIdList(), (in OutboxRowView v) => seen.Add(string.Join('|',
+            v.Id, Encoding.UTF8.GetString(v.CheckName), Encoding.UTF8.GetString(v.Kind), v.State, v.ScheduledAtMs, v.StartedAtMs, v.FinishedAtMs,
+            v.DurationMs, v.StatusCode, Encoding.UTF8.GetString(v.Message), v.HasDetails ? Encoding.UTF8.GetString(v.Details) : "null")));
+        static string Expected(CheckResult x) => string.Join('|',
+            x.Id, x.CheckName, x.Kind, (short)x.State, x.ScheduledAt.ToUnixTimeMilliseconds(), x.StartedAt.ToUnixTimeMilliseconds(),
+            x.FinishedAt.ToUnixTimeMilliseconds(), x.DurationMs, x.StatusCode, x.Message, x.Details?.ToJsonString() ?? "null");
+        Assert.Equal([Expected(r), Expected(bare)], seen);
+    }
+
+    [Fact]
+    public void Marking_more_ids_than_one_transaction_holds_marks_them_all()
+    {
+        using var outbox = new SqliteOutbox(DatabasePath);
+        var results = Enumerable.Range(0, 12_345).Select(i => Result($"c{i % 50}", CheckState.OK, i)).ToList();
+        outbox.WriteBatch(results);
+        Assert.Equal(12_345, outbox.MarkExported(results.Select(r => r.Id).ToList()));
+        Assert.Equal(0, outbox.ReadExportBacklog().Pending);
     }
 
     [Fact]

@@ -103,7 +103,17 @@ internal static class PostgresSchema
 
     private static string IsoDate(DateOnly day) => day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>The staging table a batch is copied into; dropped at commit.</summary>
+    /// <summary>A batch straight into the results; fails with a unique violation when one of its rows is there already.</summary>
+    public const string CopyResults = """
+        COPY tocsin.results (id, agent_id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details)
+        FROM STDIN (FORMAT BINARY);
+        """;
+
+    /// <summary>
+    /// The staging table of a batch, dropped at commit: the batch copied straight into the results is also copied
+    /// here without its details, for the statements that follow in the transaction; a batch sent again goes
+    /// here whole and is inserted with <see cref="InsertFromStaging"/>.
+    /// </summary>
     public const string CreateStaging = """
         CREATE TEMP TABLE results_staging (LIKE tocsin.results INCLUDING DEFAULTS) ON COMMIT DROP;
         """;

@@ -1,6 +1,9 @@
+using System.Buffers.Text;
 using System.Globalization;
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 using Tocsin.Checks;
 
 namespace Tocsin.Storage.Sqlite;
@@ -291,33 +294,163 @@ public sealed class SqliteOutbox : IDisposable
     }
 
     /// <summary>
-    /// Marks the results with these ids exported, in one transaction. Call only after the central commit:
+    /// Reads one export batch, handing each row to <paramref name="visit"/> as UTF-8 views into SQLite's buffers
+    /// (no object per row) and its id to <paramref name="ids"/> (cleared first): up to <paramref name="oldest"/>
+    /// unexported results oldest first (by UUIDv7 id) and, when those fill their share (so a backlog waits), up to
+    /// <paramref name="newest"/> of the newest unexported results above them, newest first, so that new results
+    /// reach the centre while an old backlog drains. The two slices never overlap. With <paramref name="inFlight"/>
+    /// (a batch read earlier and still being sent, not marked yet) the read continues after that batch's oldest
+    /// slice and skips the id range of its newest slice; rows skipped that way (results written late with an
+    /// older id) are read by a later read without <paramref name="inFlight"/>. Both slices come from one snapshot.
+    /// </summary>
+    /// <param name="oldest">Most rows from the oldest end; at least 1.</param>
+    /// <param name="newest">Most rows from the newest end; 0 for none.</param>
+    /// <param name="inFlight">The batch still being sent, or null to read from the start.</param>
+    /// <param name="ids">Receives the ids of the rows read, in the order visited.</param>
+    /// <param name="visit">Called once per row, oldest slice first.</param>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public ExportRead ReadForExport(int oldest, int newest, ExportRead? inFlight, OutboxIdList ids, OutboxRowVisitor visit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(oldest);
+        ArgumentOutOfRangeException.ThrowIfNegative(newest);
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(visit);
+        string after = inFlight?.OldestHigh ?? "";
+        string skipLo = inFlight?.NewestLow ?? "", skipHi = inFlight?.NewestHigh ?? "";
+        ids.Clear();
+        using var c = OpenRead();
+        using var tx = c.BeginTransaction(deferred: true);
+        int old = ReadSlice(c, SqliteSchema.SelectUnexportedAfter, after, skipLo, skipHi, oldest, ids, visit);
+        string? oldHigh = old > 0 ? ids.TextAt(old - 1) : null;
+        int fresh = 0;
+        if (newest > 0 && old == oldest)
+        {
+            fresh = ReadSlice(c, SqliteSchema.SelectNewestUnexported, oldHigh!, skipLo, skipHi, newest, ids, visit);
+        }
+
+        return new ExportRead(old, fresh, oldHigh, fresh > 0 ? ids.TextAt(old + fresh - 1) : null, fresh > 0 ? ids.TextAt(old) : null);
+    }
+
+    /// <summary>Steps one export query with SQLite's own API, so column text is read in place as UTF-8 (no strings).</summary>
+    private static int ReadSlice(
+        SqliteConnection c, string sql, string bound, string skipLo, string skipHi, int limit, OutboxIdList ids, OutboxRowVisitor visit)
+    {
+        var db = c.Handle!;
+        Check(raw.sqlite3_prepare_v2(db, sql, out sqlite3_stmt stmt), db);
+        using (stmt)
+        {
+            Check(raw.sqlite3_bind_text(stmt, 1, bound), db);
+            Check(raw.sqlite3_bind_text(stmt, 2, skipLo), db);
+            Check(raw.sqlite3_bind_text(stmt, 3, skipHi), db);
+            Check(raw.sqlite3_bind_int(stmt, 4, limit), db);
+            int n = 0;
+            int rc;
+            while ((rc = raw.sqlite3_step(stmt)) == raw.SQLITE_ROW)
+            {
+                var id = raw.sqlite3_column_blob(stmt, 0);
+                if (!Utf8Parser.TryParse(id, out Guid guid, out int used, 'D') || used != id.Length)
+                {
+                    throw new InvalidOperationException($"outbox row with a malformed id \"{Encoding.UTF8.GetString(id)}\"");
+                }
+
+                ids.Add(id);
+                bool hasDetails = raw.sqlite3_column_type(stmt, 10) != raw.SQLITE_NULL;
+                visit(new OutboxRowView
+                {
+                    Id = guid,
+                    CheckName = raw.sqlite3_column_blob(stmt, 1),
+                    Kind = raw.sqlite3_column_blob(stmt, 2),
+                    State = (short)raw.sqlite3_column_int(stmt, 3),
+                    ScheduledAtMs = raw.sqlite3_column_int64(stmt, 4),
+                    StartedAtMs = raw.sqlite3_column_int64(stmt, 5),
+                    FinishedAtMs = raw.sqlite3_column_int64(stmt, 6),
+                    DurationMs = raw.sqlite3_column_double(stmt, 7),
+                    StatusCode = raw.sqlite3_column_type(stmt, 8) == raw.SQLITE_NULL ? null : raw.sqlite3_column_int(stmt, 8),
+                    Message = raw.sqlite3_column_blob(stmt, 9),
+                    Details = hasDetails ? raw.sqlite3_column_blob(stmt, 10) : default,
+                    HasDetails = hasDetails,
+                });
+                n++;
+            }
+
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, db);
+            }
+
+            return n;
+        }
+    }
+
+    private static void Check(int rc, sqlite3 db)
+    {
+        if (rc != raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, db);
+        }
+    }
+
+    /// <summary>
+    /// Marks the results with these ids exported, in transactions of up to 5,000 ids (a failure may leave the
+    /// first chunks marked, which is right: the rows are committed centrally). Call only after the central commit:
     /// a crash before this re-sends the rows, which the central insert then ignores.
     /// Returns how many rows changed (ids unknown or already exported are skipped).
     /// </summary>
-    /// <exception cref="SqliteException">When the write fails; nothing is marked.</exception>
+    /// <exception cref="SqliteException">When the write fails; the ids of the failed chunk and after are not marked.</exception>
     public int MarkExported(IReadOnlyCollection<Guid> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        lock (_writeLock)
+        var list = new OutboxIdList();
+        foreach (var id in ids)
         {
-            using var tx = _writer.BeginTransaction();
-            using var cmd = _writer.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = SqliteSchema.MarkExported;
-            var p = cmd.Parameters.Add(new SqliteParameter("$id", null));
-            cmd.Prepare();
-            int changed = 0;
-            foreach (var id in ids)
-            {
-                p.Value = id.ToString("D");
-                changed += cmd.ExecuteNonQuery();
-            }
-
-            tx.Commit();
-            return changed;
+            list.Add(id);
         }
+
+        return MarkExported(list);
     }
+
+    /// <summary>
+    /// Marks the results with the ids in <paramref name="ids"/> exported, as <see cref="MarkExported(IReadOnlyCollection{Guid})"/>
+    /// does (in transactions of up to 5,000), binding each id's text as it is (no string per id).
+    /// Returns how many rows changed.
+    /// </summary>
+    /// <exception cref="SqliteException">When the write fails; the ids of the failed chunk and after are not marked.</exception>
+    public int MarkExported(OutboxIdList ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        int changed = 0;
+        for (int start = 0; start < ids.Count; start += MarkChunk)
+        {
+            lock (_writeLock)
+            {
+                using var tx = _writer.BeginTransaction();
+                var db = _writer.Handle!;
+                Check(raw.sqlite3_prepare_v2(db, SqliteSchema.MarkExported, out sqlite3_stmt stmt), db);
+                using (stmt)
+                {
+                    for (int i = start; i < Math.Min(ids.Count, start + MarkChunk); i++)
+                    {
+                        Check(raw.sqlite3_bind_text(stmt, 1, ids[i]), db);
+                        int rc = raw.sqlite3_step(stmt);
+                        if (rc != raw.SQLITE_DONE)
+                        {
+                            SqliteException.ThrowExceptionForRC(rc, db);
+                        }
+
+                        changed += raw.sqlite3_changes(db);
+                        Check(raw.sqlite3_reset(stmt), db);
+                    }
+                }
+
+                tx.Commit();
+            }
+        }
+
+        return changed;
+    }
+
+    /// <summary>Ids <see cref="MarkExported(IReadOnlyCollection{Guid})"/> marks per transaction.</summary>
+    internal const int MarkChunk = 5_000;
 
     /// <summary>How many results wait for export, and when the oldest of them started (UTC; null when none wait).</summary>
     /// <exception cref="SqliteException">When the read fails.</exception>

@@ -108,7 +108,22 @@ internal static class SqliteSchema
         FROM results WHERE exported = 0 ORDER BY id LIMIT $limit;
         """;
 
-    public const string MarkExported = "UPDATE results SET exported = 1 WHERE id = $id AND exported = 0;";
+    /// <summary>
+    /// The oldest unexported results after a cursor (?1, exclusive; '' = from the start), leaving out the id range
+    /// ?2–?3 (a batch still being sent; '' '' = none), oldest first, at most ?4. Stepped with SQLite's own API.
+    /// </summary>
+    public const string SelectUnexportedAfter = """
+        SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM results WHERE exported = 0 AND id > ?1 AND NOT (id BETWEEN ?2 AND ?3) ORDER BY id LIMIT ?4;
+        """;
+
+    /// <summary>The newest unexported results above ?1 (exclusive), leaving out ?2–?3, newest first, at most ?4.</summary>
+    public const string SelectNewestUnexported = """
+        SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM results WHERE exported = 0 AND id > ?1 AND NOT (id BETWEEN ?2 AND ?3) ORDER BY id DESC LIMIT ?4;
+        """;
+
+    public const string MarkExported = "UPDATE results SET exported = 1 WHERE id = ?1 AND exported = 0;";
 
     public const string CountUnexported = "SELECT count(*) FROM results WHERE exported = 0;";
 
