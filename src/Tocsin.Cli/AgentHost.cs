@@ -36,9 +36,11 @@ internal static class AgentHost
         AddEngine(builder.Services, config, outbox);
         builder.Services.AddSingleton<Agent>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Agent>());
+        builder.Services.AddSingleton<PrometheusMetrics>();
         var app = builder.Build();
         FailPoints.LogActive(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FailPoints).FullName!));
         app.MapTocsinApi();
+        app.MapTocsinMetrics();
         return app;
     }
 
