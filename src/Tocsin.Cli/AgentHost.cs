@@ -46,6 +46,7 @@ internal static class AgentHost
         app.MapTocsinApi();
         app.MapTocsinMetrics();
         app.MapTocsinPrivate();
+        app.MapSlapOs();
         return app;
     }
 
