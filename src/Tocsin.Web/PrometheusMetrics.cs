@@ -51,6 +51,7 @@ public sealed class PrometheusMetrics : IDisposable
     private readonly Gauge _checkState;
     private readonly Gauge _checkLastRun;
     private readonly Lock _stateLock = new();
+    private readonly Dictionary<string, (Gauge.Child State, Gauge.Child LastRun)> _checkSeries = new(StringComparer.Ordinal);
     private DateTimeOffset _statesReadAt = DateTimeOffset.MinValue;
 
     /// <summary>Starts listening to the <c>Tocsin</c> meter's instruments (those existing and those created later).</summary>
@@ -137,10 +138,10 @@ public sealed class PrometheusMetrics : IDisposable
             }
 
             _statesReadAt = now;
-            IReadOnlyDictionary<string, Storage.Sqlite.CheckStatus> states;
+            Dictionary<string, (Checks.CheckState State, long StartedAtUnixMs)> states;
             try
             {
-                states = _outbox.ReadStates();
+                states = CheckStateCodes.Read(_outbox.Path);
             }
             catch (Microsoft.Data.Sqlite.SqliteException)
             {
@@ -152,8 +153,14 @@ public sealed class PrometheusMetrics : IDisposable
             {
                 if (states.TryGetValue(check.Name, out var s))
                 {
-                    _checkState.WithLabels(check.Name, check.Kind).Set((int)s.State);
-                    _checkLastRun.WithLabels(check.Name, check.Kind).Set(s.LastRun.ToUnixTimeMilliseconds() / 1000.0);
+                    if (!_checkSeries.TryGetValue(check.Name, out var series))
+                    {
+                        series = (_checkState.WithLabels(check.Name, check.Kind), _checkLastRun.WithLabels(check.Name, check.Kind));
+                        _checkSeries[check.Name] = series;
+                    }
+
+                    series.State.Set((int)s.State);
+                    series.LastRun.Set(s.StartedAtUnixMs / 1000.0);
                 }
             }
         }
