@@ -6,9 +6,13 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json.Serialization;
+using System.Xml.Linq;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.AspNetCore.DataProtection.XmlEncryption;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -63,9 +67,15 @@ public static partial class AuthSetup
                 policy.RequireAssertion(_ => true);
             }
         });
-        // Antiforgery tokens for the dashboard's forms; their keys live in memory (a restart only asks to reload a
-        // form), so nothing is written under ~/.aspnet and no "unencrypted key" warning is logged.
-        services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        // Antiforgery tokens for the dashboard's forms. Their keys live in memory only (a restart only asks to reload
+        // a form): nothing is written under ~/.aspnet, and with no key file there is nothing to encrypt (hence the
+        // null encryptor, which also keeps the "key may be persisted unencrypted" warning out of the log).
+        services.AddDataProtection();
+        services.Configure<KeyManagementOptions>(o =>
+        {
+            o.XmlRepository = new MemoryXmlRepository();
+            o.XmlEncryptor = new NullXmlEncryptor();
+        });
         services.AddAntiforgery();
         // The handler's own lines ("was not authenticated", "was challenged") at every anonymous request are noise.
         services.AddLogging(b => b.AddFilter(typeof(TocsinAuthenticationHandler).FullName, LogLevel.Warning));
@@ -132,6 +142,29 @@ public static partial class AuthSetup
         }
 
         return list;
+    }
+
+    /// <summary>Data protection keys kept in this process only.</summary>
+    private sealed class MemoryXmlRepository : IXmlRepository
+    {
+        private readonly List<XElement> _elements = [];
+        private readonly Lock _lock = new();
+
+        public IReadOnlyCollection<XElement> GetAllElements()
+        {
+            lock (_lock)
+            {
+                return [.. _elements.Select(e => new XElement(e))];
+            }
+        }
+
+        public void StoreElement(XElement element, string friendlyName)
+        {
+            lock (_lock)
+            {
+                _elements.Add(new XElement(element));
+            }
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The web server listens beyond loopback ({Urls}) and web.auth configures no token or user: anyone who reaches it may use the write endpoints and the private area. Add credentials with `tocsin auth hash`")]
