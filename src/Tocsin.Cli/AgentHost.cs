@@ -36,9 +36,17 @@ internal static class AgentHost
         AddEngine(builder.Services, config, outbox);
         builder.Services.AddSingleton<Agent>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Agent>());
+        builder.Services.AddSingleton<PrometheusMetrics>();
+        builder.Services.AddTocsinAccess(config.WebAuth);
         var app = builder.Build();
-        FailPoints.LogActive(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FailPoints).FullName!));
+        var loggers = app.Services.GetRequiredService<ILoggerFactory>();
+        FailPoints.LogActive(loggers.CreateLogger(typeof(FailPoints).FullName!));
+        AuthSetup.LogAccessAtStart(loggers.CreateLogger(typeof(AuthSetup).FullName!), urls, config.WebAuth);
+        app.UseTocsinAccess();
         app.MapTocsinApi();
+        app.MapTocsinMetrics();
+        app.MapTocsinPrivate();
+        app.MapSlapOs();
         return app;
     }
 

@@ -37,6 +37,7 @@ internal static class TocsinCommand
         root.Subcommands.Add(StatusCommand.Build());
         root.Subcommands.Add(ExportCommands.Build());
         root.Subcommands.Add(AgentsCommand.Build());
+        root.Subcommands.Add(AuthCommands.Build());
         try
         {
             // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up

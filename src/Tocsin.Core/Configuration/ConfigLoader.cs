@@ -150,11 +150,17 @@ public sealed class ConfigLoader
         long maxOutbox = root.ByteSize("maxOutboxSize", MinOutboxSize, MaxOutboxSize) ?? TocsinConfig.DefaultMaxOutboxSize;
         var centralRetention = root.Duration("centralRetention", TimeSpan.FromDays(1), TimeSpan.FromDays(3650)) ?? TimeSpan.FromDays(30);
         string urls = "http://127.0.0.1:8080";
+        var webAuth = new WebAuthConfig();
+        IReadOnlyList<Uri> relatedMonitors = [];
+        string webTitle = TocsinConfig.DefaultWebTitle;
         var web = root.Object("web");
         if (web is not null)
         {
             urls = web.String("urls") ?? urls;
             ValidateUrls(web, urls);
+            webAuth = WebAccessConfigReader.ReadAuth(web);
+            relatedMonitors = WebAccessConfigReader.ReadRelatedMonitors(web);
+            webTitle = web.String("title") ?? webTitle;
             web.RejectUnknownFields();
         }
 
@@ -196,6 +202,9 @@ public sealed class ConfigLoader
             ExternalDatabasePasswordFile = passwordFile,
             CentralRetention = centralRetention,
             WebUrls = urls,
+            WebAuth = webAuth,
+            RelatedMonitors = relatedMonitors,
+            WebTitle = webTitle,
             MaxConcurrentRuns = maxConcurrent,
             LocalRetention = retention,
             MaxOutboxSize = maxOutbox,

@@ -31,6 +31,18 @@ public sealed record TocsinConfig
     /// <summary>Where the web server listens: one or more URLs separated by <c>;</c>. <value>Default: <c>http://127.0.0.1:8080</c>.</value></summary>
     public string WebUrls { get; init; } = "http://127.0.0.1:8080";
 
+    /// <summary>Credentials for the write endpoints and the private area (config <c>web.auth</c>). <value>Default: none configured.</value></summary>
+    public WebAuthConfig WebAuth { get; init; } = new();
+
+    /// <summary>Other monitors' URLs listed as <c>related_monitor</c> links of <c>/monitor.haljson</c> (config <c>web.relatedMonitors</c>). <value>Default: none.</value></summary>
+    public IReadOnlyList<Uri> RelatedMonitors { get; init; } = [];
+
+    /// <summary>The default of <see cref="WebTitle"/>.</summary>
+    public const string DefaultWebTitle = "Tocsin";
+
+    /// <summary>Title of this monitor in <c>/monitor.haljson</c> (config <c>web.title</c>; SlapOS' <c>monitor-title</c>). <value>Default: <c>Tocsin</c>.</value></summary>
+    public string WebTitle { get; init; } = DefaultWebTitle;
+
     /// <summary>How long results stay in the local outbox before the collector deletes them. <value>Default: 7 days.</value></summary>
     public TimeSpan LocalRetention { get; init; } = TimeSpan.FromDays(7);
 

@@ -11,7 +11,8 @@ namespace Tocsin.Diagnostics;
 /// <para>Set with the environment variable <c>TOCSIN_FAILPOINTS</c> when the process starts:
 /// <c>name=action</c> pairs separated by <c>;</c> or <c>,</c>. Actions:
 /// <c>kill</c> (the process sends itself SIGKILL at the first hit: no flush, no finally blocks, no
-/// shutdown, like <c>kill -9</c>) and <c>kill@N</c> (at the N-th hit, N ≥ 1). Points: see the constants of
+/// shutdown, like <c>kill -9</c>), <c>kill@N</c> (at the N-th hit, N ≥ 1), and <c>throw</c> / <c>throw@N</c>
+/// (the hit throws a <see cref="FailPointException"/>, as a bug there would). Points: see the constants of
 /// this class. Unknown names or actions are reported by <see cref="LogActive"/> and ignored.</para>
 /// <para>When the variable is unset, <see cref="Hit"/> costs one read of a static field.</para>
 /// </summary>
@@ -23,11 +24,15 @@ public static partial class FailPoints
     /// <summary>In the exporter, after the batch's central transaction committed and before its rows are marked exported in the outbox.</summary>
     public const string ExportAfterCentralCommit = "export.after-central-commit";
 
-    private static readonly FrozenSet<string> Known = FrozenSet.ToFrozenSet([ExportAfterCentralCommit], StringComparer.Ordinal);
+    /// <summary>In the scheduler's loop, at each pass (each wake-up before a due run); <c>throw</c> there stops scheduling as a crash of the loop would.</summary>
+    public const string SchedulerLoop = "scheduler.loop";
+
+    private static readonly FrozenSet<string> Known = FrozenSet.ToFrozenSet([ExportAfterCentralCommit, SchedulerLoop], StringComparer.Ordinal);
 
     private static readonly Parsed? Active = Parse(Environment.GetEnvironmentVariable(EnvironmentVariable));
 
     /// <summary>Reaches fail point <paramref name="name"/>: does nothing unless <c>TOCSIN_FAILPOINTS</c> arms it.</summary>
+    /// <exception cref="FailPointException">When the point is armed with <c>throw</c> and this is the hit it names.</exception>
     public static void Hit(string name)
     {
         if (Active is null)
@@ -37,6 +42,11 @@ public static partial class FailPoints
 
         if (Active.Points.TryGetValue(name, out var point) && Interlocked.Increment(ref point.Hits) == point.KillAtHit)
         {
+            if (point.Throws)
+            {
+                throw new FailPointException(name);
+            }
+
             KillSelf();
         }
     }
@@ -55,7 +65,7 @@ public static partial class FailPoints
 
         foreach (var (name, point) in Active.Points)
         {
-            LogArmed(logger, name, point.KillAtHit, EnvironmentVariable);
+            LogArmed(logger, name, point.Throws ? "throw an exception" : "kill itself (SIGKILL)", point.KillAtHit, EnvironmentVariable);
         }
 
         foreach (string entry in Active.Ignored)
@@ -87,12 +97,14 @@ public static partial class FailPoints
             string name = eq < 0 ? entry : entry[..eq].Trim();
             string action = eq < 0 ? "" : entry[(eq + 1)..].Trim();
             long at = 0;
-            if (action == "kill")
+            bool throws = action.StartsWith("throw", StringComparison.Ordinal);
+            string verb = throws ? "throw" : "kill";
+            if (action == verb)
             {
                 at = 1;
             }
-            else if (action.StartsWith("kill@", StringComparison.Ordinal)
-                && long.TryParse(action.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n >= 1)
+            else if (action.StartsWith(verb + "@", StringComparison.Ordinal)
+                && long.TryParse(action.AsSpan(verb.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n >= 1)
             {
                 at = n;
             }
@@ -103,7 +115,7 @@ public static partial class FailPoints
                 continue;
             }
 
-            points[name] = new Point { KillAtHit = at };
+            points[name] = new Point { KillAtHit = at, Throws = throws };
         }
 
         return new Parsed(points.ToFrozenDictionary(StringComparer.Ordinal), ignored);
@@ -112,16 +124,38 @@ public static partial class FailPoints
     /// <summary>The armed points by name, and the entries that were not understood.</summary>
     internal sealed record Parsed(FrozenDictionary<string, Point> Points, IReadOnlyList<string> Ignored);
 
-    /// <summary>One armed point: the hit (1-based) at which the process kills itself, and the hits so far.</summary>
+    /// <summary>One armed point: the hit (1-based) at which the process kills itself (or throws), and the hits so far.</summary>
     internal sealed class Point
     {
         public long KillAtHit;
+        public bool Throws;
         public long Hits;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Fail point {Name} is armed: this process will kill itself (SIGKILL) at its hit number {Hit}. Set by {Variable}, for tests only")]
-    private static partial void LogArmed(ILogger logger, string name, long hit, string variable);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Fail point {Name} is armed: this process will {Action} at its hit number {Hit}. Set by {Variable}, for tests only")]
+    private static partial void LogArmed(ILogger logger, string name, string action, long hit, string variable);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Ignored fail point entry \"{Entry}\" in {Variable}: expected name=kill or name=kill@N with a name among {Known}")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Ignored fail point entry \"{Entry}\" in {Variable}: expected name=kill, name=kill@N, name=throw or name=throw@N with a name among {Known}")]
     private static partial void LogIgnored(ILogger logger, string entry, string variable, string known);
+}
+
+/// <summary>Thrown by <see cref="FailPoints.Hit"/> at a point armed with <c>throw</c>. <b>For tests only.</b></summary>
+public sealed class FailPointException : Exception
+{
+    /// <summary>Creates the exception for fail point <paramref name="name"/>.</summary>
+    public FailPointException(string name)
+        : base($"fail point {name} (set by {FailPoints.EnvironmentVariable})")
+    {
+    }
+
+    /// <summary>Creates the exception with no point name.</summary>
+    public FailPointException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message and an inner exception.</summary>
+    public FailPointException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

@@ -52,6 +52,8 @@ public sealed partial class Scheduler : IDisposable
     private long _lastBehindLogTicks;
     private long _notOwned;
     private long _started, _skippedOverlap, _skippedBehind, _skippedStopping, _cancelled;
+    private int _running;
+    private long _lastLoopTicks;
 
     /// <summary>Creates the scheduler for <paramref name="checks"/> (disabled ones are never run).</summary>
     public Scheduler(
@@ -96,6 +98,18 @@ public sealed partial class Scheduler : IDisposable
     public int InFlight => Volatile.Read(ref _inFlight);
 
     /// <summary>
+    /// Whether <see cref="RunAsync"/> is scheduling: true from its start until it returns or throws (a stop, or a
+    /// crash of the loop). What <c>/readyz</c> reports as "scheduler running".
+    /// </summary>
+    public bool IsRunning => Volatile.Read(ref _running) == 1;
+
+    /// <summary>
+    /// When the scheduling loop last woke (UTC, from the <see cref="TimeProvider"/>), or null before its first pass.
+    /// The loop sleeps until the next due run, so with long intervals this may be as old as the shortest interval.
+    /// </summary>
+    public DateTimeOffset? LastLoopAt => Interlocked.Read(ref _lastLoopTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <summary>
     /// Where in its interval a check's first run falls: a fraction in [0, 1) of the interval from a
     /// stable hash (XxHash32) of the name.
     /// </summary>
@@ -122,6 +136,19 @@ public sealed partial class Scheduler : IDisposable
     /// </summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        Volatile.Write(ref _running, 1);
+        try
+        {
+            await ScheduleAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _running, 0);
+        }
+    }
+
+    private async Task ScheduleAsync(CancellationToken stoppingToken)
+    {
         var queue = new PriorityQueue<Entry, DateTimeOffset>();
         var start = _time.GetUtcNow();
         foreach (var check in _checks.Where(c => c.Enabled))
@@ -136,6 +163,8 @@ public sealed partial class Scheduler : IDisposable
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                Interlocked.Exchange(ref _lastLoopTicks, _time.GetUtcNow().UtcTicks);
+                FailPoints.Hit(FailPoints.SchedulerLoop);
                 if (!queue.TryPeek(out var entry, out var due))
                 {
                     await Task.Delay(Timeout.InfiniteTimeSpan, _time, stoppingToken).ConfigureAwait(false);

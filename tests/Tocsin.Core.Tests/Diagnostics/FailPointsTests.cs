@@ -31,4 +31,18 @@ public sealed class FailPointsTests
         Assert.Empty(parsed.Points);
         Assert.Equal([value], parsed.Ignored);
     }
+
+    [Fact]
+    public void Throw_arms_an_exception_at_the_first_hit_and_throw_at_n_at_the_nth()
+    {
+        var first = FailPoints.Parse($"{FailPoints.SchedulerLoop}=throw")!.Points[FailPoints.SchedulerLoop];
+        var third = FailPoints.Parse($"{FailPoints.SchedulerLoop}=throw@3")!.Points[FailPoints.SchedulerLoop];
+
+        Assert.True(first.Throws);
+        Assert.Equal(1, first.KillAtHit);
+        Assert.True(third.Throws);
+        Assert.Equal(3, third.KillAtHit);
+        Assert.False(FailPoints.Parse($"{FailPoints.SchedulerLoop}=kill")!.Points[FailPoints.SchedulerLoop].Throws);
+        Assert.Empty(FailPoints.Parse($"{FailPoints.SchedulerLoop}=throw@0")!.Points);
+    }
 }

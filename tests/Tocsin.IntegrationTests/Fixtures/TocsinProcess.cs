@@ -116,6 +116,16 @@ public sealed class TocsinProcess : IAsyncDisposable
         return new CliRun(code, child.Stdout, child.Stderr);
     }
 
+    /// <summary>Runs <c>tocsin <paramref name="args"/></c> with <paramref name="input"/> piped on stdin (then closed).</summary>
+    public static async Task<CliRun> RunWithInputAsync(string home, string input, params string[] args)
+    {
+        await using var child = Start(home, args);
+        await child._process.StandardInput.WriteAsync(input);
+        child._process.StandardInput.Close();
+        int code = await child.WaitForExitAsync(ShortCommandDeadline);
+        return new CliRun(code, child.Stdout, child.Stderr);
+    }
+
     /// <summary>Runs <c>tocsin <paramref name="args"/></c> with HOME = <paramref name="home"/>.</summary>
     public static Task<CliRun> RunAsync(string home, params string[] args) => RunAsync(home, null, args);
 

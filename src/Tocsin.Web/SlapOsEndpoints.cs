@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tocsin.Configuration;
+using Tocsin.Status;
+using Tocsin.Storage.Sqlite;
+
+namespace Tocsin.Web;
+
+/// <summary>
+/// SlapOS monitor compatibility (seed 003): <c>GET /monitor.haljson</c>, the index of every check, and
+/// <c>GET /public/{name}.status.json</c>, one check's state in SlapOS' status file format. Nothing is read from
+/// files: both are rendered from the configuration and the check states (the same source as <c>/api/v1/checks</c>).
+/// </summary>
+public static class SlapOsEndpoints
+{
+    /// <summary>Content type of <c>/monitor.haljson</c>.</summary>
+    public const string HalJson = "application/hal+json";
+
+    /// <summary>Suffix of status file names.</summary>
+    public const string StatusSuffix = ".status.json";
+
+    private const string PublicPrefix = "/public/";
+
+    /// <summary>
+    /// Maps <c>GET /monitor.haljson</c> (a <see cref="HalIndex"/>, <c>application/hal+json</c>) and
+    /// <c>GET /public/{name}.status.json</c> (a <see cref="SlapOsStatus"/>). The name is the check's name
+    /// percent-encoded as one path segment (as the index links it). 404 when no check has that name; 400 when the
+    /// decoded name is not a configured check and holds <c>/</c>, <c>\</c>, <c>..</c> or a control character, or when
+    /// the path has more segments (e.g. <c>/public/a/b.status.json</c>). Needs <see cref="TocsinConfig"/> and
+    /// <see cref="SqliteOutbox"/> in services (and uses the <see cref="CheckStatusReader"/> when registered).
+    /// </summary>
+    public static IEndpointRouteBuilder MapSlapOs(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/monitor.haljson", (HttpContext context, TocsinConfig config) =>
+            TypedResults.Json(BuildIndex(config, context.Request.PathBase), contentType: HalJson));
+
+        endpoints.MapGet("/public/{**path}", async Task<IResult> (HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+        {
+            string segment = RawPublicPath(context);
+            if (segment.Contains('/', StringComparison.Ordinal) || !segment.EndsWith(StatusSuffix, StringComparison.Ordinal))
+            {
+                return segment.Contains('/', StringComparison.Ordinal)
+                    ? TypedResults.BadRequest(new ProblemBody("invalid status file name", "expected /public/<check name, percent-encoded>.status.json"))
+                    : TypedResults.NotFound(new ProblemBody("not found", "expected /public/<check name, percent-encoded>.status.json"));
+            }
+
+            string name = Uri.UnescapeDataString(segment[..^StatusSuffix.Length]);
+            var check = config.Checks.FirstOrDefault(c => c.Name == name);
+            if (check is null)
+            {
+                return name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal)
+                    || name.Contains("..", StringComparison.Ordinal) || name.Any(char.IsControl)
+                    ? TypedResults.BadRequest(new ProblemBody("invalid check name", "a check name here cannot hold '/', '\\', '..' or control characters unless a check is named so"))
+                    : TypedResults.NotFound(ProblemBody.UnknownCheck(name));
+            }
+
+            var reader = context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);
+            var reading = await reader.ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false);
+            context.Response.Headers[ApiEndpoints.SourceHeader] = reading.Source;
+            return TypedResults.Json(ToStatus(reading.Checks[0], check.Enabled));
+        });
+        return endpoints;
+    }
+
+    /// <summary>The HAL index of every configured check, links relative to the server root (<paramref name="pathBase"/>).</summary>
+    public static HalIndex BuildIndex(TocsinConfig config, PathString pathBase)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        string root = pathBase.Value ?? "";
+        var services = config.Checks.Select(c =>
+        {
+            string escaped = Uri.EscapeDataString(c.Name);
+            return new HalService(c.Name, c.Name, new HalServiceLinks(
+                new HalLink($"{root}{PublicPrefix}{escaped}{StatusSuffix}"),
+                new HalLink($"{root}/api/v1/checks/{escaped}")));
+        }).ToList();
+        return new HalIndex(
+            config.WebTitle,
+            new HalIndexLinks(new HalLink($"{root}/monitor.haljson"), [.. config.RelatedMonitors.Select(u => new HalLink(u.AbsoluteUri))]),
+            new HalEmbedded(services));
+    }
+
+    /// <summary>
+    /// Renders a check's state in SlapOS' status format. <c>status</c>: <c>OK</c> for Tocsin's OK; <c>ERROR</c> for
+    /// WARNING, CRITICAL and UNKNOWN (what a SlapOS promise exiting 1, 2 or 3 gives), the message then starting
+    /// with the state (<c>WARNING: …</c>); a check with no result yet (PENDING) is <c>ERROR</c> with
+    /// <c>PENDING: no result yet</c> (it is not known to be OK), unless disabled (<c>OK</c>, <c>disabled</c>).
+    /// </summary>
+    public static SlapOsStatus ToStatus(CheckStatusView view, bool enabled)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        string status;
+        string message;
+        if (view.State == StatusReport.Pending)
+        {
+            status = enabled ? "ERROR" : "OK";
+            message = enabled ? "PENDING: no result yet" : "disabled";
+        }
+        else
+        {
+            status = view.State == "OK" ? "OK" : "ERROR";
+            message = view.State == "OK" ? view.Message ?? "" : $"{view.State}: {view.Message}";
+        }
+
+        return new SlapOsStatus(
+            status, message, view.Name, SlapOsDate(view.LastRun),
+            view.LastChange is { } change ? change.ToUnixTimeMilliseconds() / 1000.0 : null,
+            SlapOsDate(view.LastChange), view.State);
+    }
+
+    /// <summary><c>yyyy-MM-dd HH:mm:ss</c> in UTC, as SlapOS' promise runner writes dates; null stays null.</summary>
+    public static string? SlapOsDate(DateTimeOffset? at) =>
+        at?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
+    /// <summary>The request path after <c>/public/</c> as sent (still percent-encoded), so an encoded slash is told from a real one.</summary>
+    private static string RawPublicPath(HttpContext context)
+    {
+        string? raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        string path = raw is null ? context.Request.Path.Value ?? "" : raw.Split('?', 2)[0];
+        int start = path.IndexOf(PublicPrefix, StringComparison.OrdinalIgnoreCase);
+        return start < 0 ? "" : path[(start + PublicPrefix.Length)..];
+    }
+}
+
+/// <summary>
+/// <c>/monitor.haljson</c>, after seed 003's <c>monitor.haljson</c>:
+/// <c>{"title", "_links": {"self": {"href"}, "related_monitor": [{"href"}]}, "_embedded": {"service": [{"id", "title", "_links": {"status": {"href"}, "interface": {"href"}}}]}}</c>.
+/// </summary>
+/// <param name="Title">The monitor's title (<c>web.title</c>).</param>
+/// <param name="Links">Self and related monitors (<c>web.relatedMonitors</c>).</param>
+/// <param name="Embedded">One service per configured check, in configuration order.</param>
+public sealed record HalIndex(
+    [property: JsonPropertyName("title")] string Title,
+    [property: JsonPropertyName("_links")] HalIndexLinks Links,
+    [property: JsonPropertyName("_embedded")] HalEmbedded Embedded);
+
+/// <summary>Links of <see cref="HalIndex"/>.</summary>
+/// <param name="Self">This document.</param>
+/// <param name="RelatedMonitor">Other monitors, absolute URLs.</param>
+public sealed record HalIndexLinks(
+    [property: JsonPropertyName("self")] HalLink Self,
+    [property: JsonPropertyName("related_monitor")] IReadOnlyList<HalLink> RelatedMonitor);
+
+/// <summary>Embedded resources of <see cref="HalIndex"/>.</summary>
+/// <param name="Service">The checks.</param>
+public sealed record HalEmbedded([property: JsonPropertyName("service")] IReadOnlyList<HalService> Service);
+
+/// <summary>One check in <see cref="HalIndex"/>.</summary>
+/// <param name="Id">The check's name.</param>
+/// <param name="Title">The check's name (checks have no separate title yet).</param>
+/// <param name="Links">Its status file and its interface (for now the check's JSON at <c>/api/v1/checks/{name}</c>).</param>
+public sealed record HalService(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("title")] string Title,
+    [property: JsonPropertyName("_links")] HalServiceLinks Links);
+
+/// <summary>Links of one <see cref="HalService"/>.</summary>
+/// <param name="Status"><c>/public/{name}.status.json</c>, name percent-encoded.</param>
+/// <param name="Interface">The check's page.</param>
+public sealed record HalServiceLinks(
+    [property: JsonPropertyName("status")] HalLink Status,
+    [property: JsonPropertyName("interface")] HalLink Interface);
+
+/// <summary>A HAL link; hrefs of Tocsin's own resources are relative to the server root (e.g. <c>/public/x.status.json</c>).</summary>
+/// <param name="Href">The URL.</param>
+public sealed record HalLink([property: JsonPropertyName("href")] string Href);
+
+/// <summary>
+/// A SlapOS status file (<c>public/&lt;name&gt;.status.json</c>, later versions of the seed 003 promise runner):
+/// <c>{"status": "OK"|"ERROR", "message", "title", "start-date", "change-time", "change-date", "tocsin-state"}</c>.
+/// See <see cref="SlapOsEndpoints.ToStatus"/> for the state mapping.
+/// </summary>
+/// <param name="Status"><c>OK</c> or <c>ERROR</c>.</param>
+/// <param name="Message">The latest result's message (prefixed with the state when not OK).</param>
+/// <param name="Title">The check's name.</param>
+/// <param name="StartDate">Start of the latest run, <c>yyyy-MM-dd HH:mm:ss</c> UTC, or null.</param>
+/// <param name="ChangeTime">When the current state began, Unix time in seconds, or null.</param>
+/// <param name="ChangeDate">The same as <c>yyyy-MM-dd HH:mm:ss</c> UTC, or null.</param>
+/// <param name="TocsinState">Tocsin's own state: OK, WARNING, CRITICAL, UNKNOWN or PENDING (an extra field SlapOS readers ignore).</param>
+public sealed record SlapOsStatus(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("title")] string Title,
+    [property: JsonPropertyName("start-date")] string? StartDate,
+    [property: JsonPropertyName("change-time")] double? ChangeTime,
+    [property: JsonPropertyName("change-date")] string? ChangeDate,
+    [property: JsonPropertyName("tocsin-state")] string TocsinState);
