@@ -62,7 +62,7 @@ internal static class AgentHost
         services.AddSingleton(sp => new TocsinMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton(sp => CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(outbox);
-        services.AddSingleton(new ResultWriterOptions());
+        services.AddSingleton(new ResultWriterOptions { Thresholds = State.StateThresholds.Lookup(config.Checks) });
         services.AddSingleton<ResultWriter>();
         services.AddSingleton<IResultSink>(sp => sp.GetRequiredService<ResultWriter>());
         services.AddSingleton<CheckExecutor>();

@@ -25,6 +25,15 @@ public sealed record CheckDefinition(string Name, string Kind, TimeSpan Interval
 
     /// <summary>Whether the scheduler runs the check. Disabled checks are listed but never run.</summary>
     public bool Enabled { get; init; } = true;
+
+    /// <summary>
+    /// Results in a row that make a soft state hard (config <c>failureThreshold</c>, <c>successThreshold</c>, 1–100).
+    /// <value>Default: 1 and 1.</value>
+    /// </summary>
+    public State.StateThresholds Thresholds { get; init; } = State.StateThresholds.Default;
+
+    /// <summary>Whether the check may be shown on the public status page (config <c>public</c>). <value>Default: false.</value></summary>
+    public bool Public { get; init; }
 }
 
 /// <summary>Where a check runs among agents sharing a central database (config field <c>placement</c>).</summary>

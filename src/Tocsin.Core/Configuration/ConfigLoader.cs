@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Tocsin.Checks;
 using Tocsin.Checks.Http;
+using Tocsin.State;
 using Tocsin.Storage.Postgres;
 
 namespace Tocsin.Configuration;
@@ -165,11 +166,13 @@ public sealed class ConfigLoader
         }
 
         TimeSpan defInterval = DefaultInterval, defTimeout = DefaultTimeout;
+        var defThresholds = StateThresholds.Default;
         var defaults = root.Object("defaults");
         if (defaults is not null)
         {
             defInterval = defaults.Duration("interval", MinInterval, MaxInterval) ?? defInterval;
             defTimeout = defaults.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval) ?? defTimeout;
+            defThresholds = ReadThresholds(defaults, defThresholds);
             defaults.RejectUnknownFields();
         }
 
@@ -190,7 +193,7 @@ public sealed class ConfigLoader
         }
 
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
-        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, names));
+        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, names));
 
         root.RejectUnknownFields();
         return new TocsinConfig
@@ -214,7 +217,8 @@ public sealed class ConfigLoader
     }
 
     private CheckDefinition? ReadCheck(
-        JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan defTimeout, Dictionary<string, int> names)
+        JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan defTimeout, StateThresholds defThresholds,
+        Dictionary<string, int> names)
     {
         string location = $"checks[{index}]";
         if (item.ValueKind != JsonValueKind.Object)
@@ -280,6 +284,8 @@ public sealed class ConfigLoader
         }
 
         r.String("description");
+        var thresholds = ReadThresholds(r, defThresholds);
+        bool isPublic = r.Bool("public") ?? false;
 
         object? options = kind?.ReadOptions(r);
         if (kind is not null)
@@ -292,7 +298,15 @@ public sealed class ConfigLoader
             return null;
         }
 
-        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled, Placement = placement };
+        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled, Placement = placement, Thresholds = thresholds, Public = isPublic };
+    }
+
+    /// <summary>Reads <c>failureThreshold</c> and <c>successThreshold</c> (integers 1–100) of a check or of <c>defaults</c>; a missing one keeps <paramref name="fallback"/>'s.</summary>
+    private static StateThresholds ReadThresholds(ConfigObjectReader r, StateThresholds fallback)
+    {
+        long? failure = r.Integer("failureThreshold", StateThresholds.Min, StateThresholds.Max);
+        long? success = r.Integer("successThreshold", StateThresholds.Min, StateThresholds.Max);
+        return new StateThresholds((int)(failure ?? fallback.FailureThreshold), (int)(success ?? fallback.SuccessThreshold));
     }
 
     /// <summary>The timeout used when a check sets none: the default, but never more than 80 % of the interval.</summary>

@@ -33,6 +33,12 @@ public sealed record CollectorOptions
     /// </summary>
     public long MaxOutboxSize { get; init; } = TocsinConfig.DefaultMaxOutboxSize;
 
+    /// <summary>
+    /// How long hourly and daily aggregates (uptime), hard state changes and closed incidents are kept, whatever
+    /// <see cref="LocalRetention"/> is: they are small, and uptime over 30 days needs them. <value>Default: 35 days.</value>
+    /// </summary>
+    public TimeSpan HistoryRetention { get; init; } = TimeSpan.FromDays(35);
+
     /// <summary>Fraction of <see cref="MaxOutboxSize"/> a trim brings the outbox down to, so it does not trim at every pass. <value>Default: 0.9.</value></summary>
     public double TrimTarget { get; init; } = 0.9;
 }
@@ -55,7 +61,8 @@ public sealed record CollectionReport(long Expired, long Trimmed, long Dropped, 
 /// the <c>tocsin.outbox.dropped</c> metric, and added to the total in the outbox that <c>tocsin export status</c>
 /// shows.</item>
 /// </list>
-/// The latest state of every check is kept whatever happens to the results.
+/// The latest state of every check is kept whatever happens to the results; the hourly and daily aggregates, state
+/// changes and closed incidents are not results: they stay <see cref="CollectorOptions.HistoryRetention"/> (35 days).
 /// </summary>
 public sealed partial class Collector
 {
@@ -101,6 +108,7 @@ public sealed partial class Collector
             LogCollected(_logger, expired, cutoff);
         }
 
+        _outbox.DeleteHistoryBefore(_time.GetUtcNow() - _options.HistoryRetention);
         var (trimmed, dropped, used) = EnforceSize();
         return new CollectionReport(expired, trimmed, dropped, used);
     }

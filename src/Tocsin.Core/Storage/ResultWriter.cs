@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Tocsin.Checks;
 using Tocsin.Diagnostics;
 using Tocsin.Scheduling;
+using Tocsin.State;
 using Tocsin.Storage.Sqlite;
 
 namespace Tocsin.Storage;
@@ -19,6 +20,12 @@ public sealed record ResultWriterOptions
 
     /// <summary>Longest wait between retries of a failed batch. <value>Default: 30 s.</value></summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Each check's state thresholds by check name (see <see cref="StateThresholds.Lookup"/>), applied as results are
+    /// committed. <value>Default: null, every check 1 and 1.</value>
+    /// </summary>
+    public Func<string, StateThresholds>? Thresholds { get; init; }
 }
 
 /// <summary>
@@ -107,7 +114,7 @@ public sealed partial class ResultWriter : IResultSink
         {
             try
             {
-                _outbox.WriteBatch(batch);
+                _outbox.WriteBatch(batch, _options.Thresholds);
                 Interlocked.Add(ref _written, batch.Count);
                 _metrics.ResultsWritten.Add(batch.Count);
                 return;

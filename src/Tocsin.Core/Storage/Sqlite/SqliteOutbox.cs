@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 using Tocsin.Checks;
+using Tocsin.State;
 
 namespace Tocsin.Storage.Sqlite;
 
@@ -22,7 +23,15 @@ public sealed class SqliteOutbox : IDisposable
     private readonly SqliteConnection _writer;
     private readonly SqliteCommand _insert;
     private readonly SqliteCommand _upsert;
+    private readonly SqliteCommand _insertChange;
+    private readonly SqliteCommand _upsertIncident;
+    private readonly SqliteCommand _upsertHour;
+    private readonly SqliteCommand _upsertDay;
     private readonly Lock _writeLock = new();
+
+    // Each check's tracked state as committed; read at open, changed only by WriteBatch under _writeLock after its commit.
+    private readonly Dictionary<string, TrackedState> _tracked;
+    private UptimeSnapshot? _uptime;
 
     /// <summary>Opens (creating when missing) the database at <paramref name="path"/> and applies pending migrations.</summary>
     /// <exception cref="SqliteException">When the file cannot be opened or is not a database.</exception>
@@ -65,12 +74,28 @@ public sealed class SqliteOutbox : IDisposable
             _insert.Parameters.Add(new SqliteParameter(p, null));
         }
 
-        _upsert = _writer.CreateCommand();
-        _upsert.CommandText = SqliteSchema.UpsertState;
-        foreach (string p in new[] { "$id", "$check", "$kind", "$state", "$started", "$duration", "$message" })
+        _upsert = Command(SqliteSchema.UpsertState,
+            "$check", "$kind", "$state", "$id", "$started", "$duration", "$message", "$failures", "$successes", "$softChange",
+            "$hard", "$hardChange", "$failingSince", "$flapHistory", "$flapCount", "$flapping", "$incident");
+        _insertChange = Command(SqliteSchema.InsertStateChange, "$id", "$check", "$from", "$to", "$at", "$message", "$result", "$incident");
+        _upsertIncident = Command(SqliteSchema.UpsertIncident,
+            "$id", "$check", "$opened", "$closed", "$failingSince", "$worst", "$first", "$last", "$openedResult", "$closedResult", "$failed");
+        string[] aggregate = ["$check", "$bucket", "$runs", "$ok", "$warning", "$sum", "$max"];
+        _upsertHour = Command(SqliteSchema.UpsertAggregate.Replace("{0}", "check_hours", StringComparison.Ordinal), aggregate);
+        _upsertDay = Command(SqliteSchema.UpsertAggregate.Replace("{0}", "check_days", StringComparison.Ordinal), aggregate);
+        _tracked = new Dictionary<string, TrackedState>(ReadTrackedStates(_writer), StringComparer.Ordinal);
+    }
+
+    private SqliteCommand Command(string sql, params string[] parameters)
+    {
+        var cmd = _writer.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (string p in parameters)
         {
-            _upsert.Parameters.Add(new SqliteParameter(p, null));
+            cmd.Parameters.Add(new SqliteParameter(p, null));
         }
+
+        return cmd;
     }
 
     /// <summary>Absolute path of the database file.</summary>
@@ -83,18 +108,34 @@ public sealed class SqliteOutbox : IDisposable
     public static int SchemaVersion => SqliteSchema.Migrations[^1].Version;
 
     /// <summary>
-    /// Commits <paramref name="results"/> in one transaction: inserts each (an id already stored is
-    /// ignored, so a retried batch stores nothing twice) and updates the per-check state.
+    /// Commits <paramref name="results"/> in one transaction: inserts each (an id already stored is ignored, so a
+    /// retried batch stores nothing twice), applies each new result to its check's tracked state with the
+    /// <see cref="StateMachine"/> (records hard state changes, opens, updates and closes incidents) and adds it to the
+    /// hourly and daily aggregates that uptime is read from.
     /// </summary>
-    /// <exception cref="SqliteException">When the write fails (disk full, I/O error); nothing of the batch is committed.</exception>
-    public void WriteBatch(IReadOnlyList<CheckResult> results)
+    /// <param name="results">The results, in any order (each check's are applied oldest first).</param>
+    /// <param name="thresholds">Each check's thresholds by name; null gives every check <see cref="StateThresholds.Default"/>.</param>
+    /// <exception cref="SqliteException">When the write fails (disk full, I/O error); nothing of the batch is committed
+    /// and the tracked states stay as they were.</exception>
+    public void WriteBatch(IReadOnlyList<CheckResult> results, Func<string, StateThresholds>? thresholds = null)
     {
+        ArgumentNullException.ThrowIfNull(results);
         lock (_writeLock)
         {
+            var changed = new Dictionary<string, TrackedState>(StringComparer.Ordinal);
+            var incidents = new Dictionary<Guid, Incident>();
+            var hours = new Dictionary<(string, long), Aggregate>();
+            var days = new Dictionary<(string, long), Aggregate>();
             using var tx = _writer.BeginTransaction();
-            _insert.Transaction = tx;
-            _upsert.Transaction = tx;
-            foreach (var r in results)
+            foreach (var cmd in new[] { _insert, _upsert, _insertChange, _upsertIncident, _upsertHour, _upsertDay })
+            {
+                cmd.Transaction = tx;
+            }
+
+            var ordered = results.Count > 1
+                ? results.OrderBy(r => r.StartedAt).ThenBy(r => r.Id.ToString("D"), StringComparer.Ordinal)
+                : (IEnumerable<CheckResult>)results;
+            foreach (var r in ordered)
             {
                 string id = r.Id.ToString("D");
                 var ip = _insert.Parameters;
@@ -109,46 +150,332 @@ public sealed class SqliteOutbox : IDisposable
                 ip[8].Value = r.StatusCode is { } sc ? sc : DBNull.Value;
                 ip[9].Value = r.Message;
                 ip[10].Value = r.Details is null ? DBNull.Value : r.Details.ToJsonString();
-                _insert.ExecuteNonQuery();
+                if (_insert.ExecuteNonQuery() == 0)
+                {
+                    continue; // Stored already (a retried batch): counted and applied then.
+                }
 
-                var up = _upsert.Parameters;
-                up[0].Value = id;
-                up[1].Value = r.CheckName;
-                up[2].Value = r.Kind;
-                up[3].Value = (int)r.State;
-                up[4].Value = r.StartedAt.ToUnixTimeMilliseconds();
-                up[5].Value = r.DurationMs;
-                up[6].Value = r.Message;
-                _upsert.ExecuteNonQuery();
+                long started = r.StartedAt.ToUnixTimeMilliseconds();
+                Add(hours, (r.CheckName, started - (started % HourMs)), r);
+                Add(days, (r.CheckName, started - (started % DayMs)), r);
+
+                var current = changed.TryGetValue(r.CheckName, out var c) ? c : _tracked.GetValueOrDefault(r.CheckName);
+                var step = StateMachine.Apply(current, r, thresholds?.Invoke(r.CheckName) ?? StateThresholds.Default);
+                if (!step.Applied)
+                {
+                    continue;
+                }
+
+                changed[r.CheckName] = step.Next;
+                if (step.Incident is { } incident)
+                {
+                    incidents[incident.Id] = incident;
+                }
+
+                if (step.Change is { } change)
+                {
+                    WriteChange(change);
+                }
             }
 
+            foreach (var incident in incidents.Values)
+            {
+                WriteIncident(incident);
+            }
+
+            foreach (var state in changed.Values)
+            {
+                WriteState(state);
+            }
+
+            WriteAggregates(_upsertHour, hours);
+            WriteAggregates(_upsertDay, days);
             tx.Commit();
+            foreach (var (name, state) in changed)
+            {
+                _tracked[name] = state;
+            }
         }
     }
 
-    /// <summary>The latest state of every check that has a result, by check name.</summary>
+    private const long HourMs = 3_600_000;
+    private const long DayMs = 86_400_000;
+
+    private static void Add(Dictionary<(string, long), Aggregate> buckets, (string, long) key, CheckResult r)
+    {
+        var a = buckets.GetValueOrDefault(key);
+        buckets[key] = new Aggregate(
+            a.Runs + 1, a.Ok + (r.State == CheckState.OK ? 1 : 0), a.Warning + (r.State == CheckState.WARNING ? 1 : 0),
+            a.SumMs + r.DurationMs, Math.Max(a.MaxMs, r.DurationMs));
+    }
+
+    private static void WriteAggregates(SqliteCommand cmd, Dictionary<(string, long), Aggregate> buckets)
+    {
+        foreach (var ((check, bucket), a) in buckets)
+        {
+            var p = cmd.Parameters;
+            p[0].Value = check;
+            p[1].Value = bucket;
+            p[2].Value = a.Runs;
+            p[3].Value = a.Ok;
+            p[4].Value = a.Warning;
+            p[5].Value = a.SumMs;
+            p[6].Value = a.MaxMs;
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    private void WriteState(TrackedState t)
+    {
+        var p = _upsert.Parameters;
+        p[0].Value = t.CheckName;
+        p[1].Value = t.Kind;
+        p[2].Value = (int)t.SoftState;
+        p[3].Value = t.LastResultId.ToString("D");
+        p[4].Value = t.LastStartedAt.ToUnixTimeMilliseconds();
+        p[5].Value = t.DurationMs;
+        p[6].Value = t.Message;
+        p[7].Value = t.ConsecutiveFailures;
+        p[8].Value = t.ConsecutiveSuccesses;
+        p[9].Value = t.SoftChangeAt.ToUnixTimeMilliseconds();
+        p[10].Value = (int)t.HardState;
+        p[11].Value = t.HardChangeAt.ToUnixTimeMilliseconds();
+        p[12].Value = t.FailingSince is { } f ? f.ToUnixTimeMilliseconds() : DBNull.Value;
+        p[13].Value = t.FlapHistory;
+        p[14].Value = t.FlapCount;
+        p[15].Value = t.Flapping ? 1 : 0;
+        p[16].Value = t.OpenIncident is { } i ? i.Id.ToString("D") : DBNull.Value;
+        _upsert.ExecuteNonQuery();
+    }
+
+    private void WriteChange(HardStateChange c)
+    {
+        var p = _insertChange.Parameters;
+        p[0].Value = c.Id.ToString("D");
+        p[1].Value = c.CheckName;
+        p[2].Value = (int)c.From;
+        p[3].Value = (int)c.To;
+        p[4].Value = c.At.ToUnixTimeMilliseconds();
+        p[5].Value = c.Message;
+        p[6].Value = c.ResultId.ToString("D");
+        p[7].Value = c.IncidentId is { } i ? i.ToString("D") : DBNull.Value;
+        _insertChange.ExecuteNonQuery();
+    }
+
+    private void WriteIncident(Incident i)
+    {
+        var p = _upsertIncident.Parameters;
+        p[0].Value = i.Id.ToString("D");
+        p[1].Value = i.CheckName;
+        p[2].Value = i.OpenedAt.ToUnixTimeMilliseconds();
+        p[3].Value = i.ClosedAt is { } c ? c.ToUnixTimeMilliseconds() : DBNull.Value;
+        p[4].Value = i.FailingSince.ToUnixTimeMilliseconds();
+        p[5].Value = (int)i.WorstState;
+        p[6].Value = i.FirstMessage;
+        p[7].Value = i.LastMessage;
+        p[8].Value = i.OpenedResultId.ToString("D");
+        p[9].Value = i.ClosedResultId is { } cr ? cr.ToString("D") : DBNull.Value;
+        p[10].Value = i.FailedRuns;
+        _upsertIncident.ExecuteNonQuery();
+    }
+
+    /// <summary>The latest state of every check that has a result, by check name, with its tracked (soft/hard) state.</summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
     public IReadOnlyDictionary<string, CheckStatus> ReadStates()
     {
         using var c = OpenRead();
+        return ReadTrackedStates(c).ToDictionary(
+            p => p.Key,
+            p => new CheckStatus(p.Key, p.Value.Kind, p.Value.SoftState, p.Value.LastStartedAt, p.Value.DurationMs, p.Value.Message,
+                p.Value.ConsecutiveFailures, p.Value.SoftChangeAt) { Tracked = p.Value },
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>Every check's tracked state as last committed, by check name (read from the database, so from any process).</summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public IReadOnlyDictionary<string, TrackedState> ReadTrackedStates()
+    {
+        using var c = OpenRead();
+        return ReadTrackedStates(c);
+    }
+
+    private static Dictionary<string, TrackedState> ReadTrackedStates(SqliteConnection c)
+    {
         using var cmd = c.CreateCommand();
         cmd.CommandText = SqliteSchema.SelectStates;
-        using var reader = cmd.ExecuteReader();
-        var states = new Dictionary<string, CheckStatus>(StringComparer.Ordinal);
-        while (reader.Read())
+        using var r = cmd.ExecuteReader();
+        var states = new Dictionary<string, TrackedState>(StringComparer.Ordinal);
+        while (r.Read())
         {
-            string name = reader.GetString(0);
-            states[name] = new CheckStatus(
-                name,
-                reader.GetString(1),
-                (CheckState)reader.GetInt32(2),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
-                reader.GetDouble(4),
-                reader.GetString(5),
-                reader.GetInt32(6),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7)));
+            string name = r.GetString(0);
+            states[name] = new TrackedState(
+                name, r.GetString(1), (CheckState)r.GetInt32(2), (CheckState)r.GetInt32(3), Guid.Parse(r.GetString(4)),
+                Ms(r.GetInt64(5)), r.GetDouble(6), r.GetString(7), r.GetInt32(8), r.GetInt32(9), Ms(r.GetInt64(10)), Ms(r.GetInt64(11)),
+                r.IsDBNull(12) ? null : Ms(r.GetInt64(12)), r.GetInt64(13), r.GetInt32(14), r.GetInt64(15) != 0,
+                r.IsDBNull(16) ? null : ReadIncident(r, 16));
         }
 
         return states;
+    }
+
+    private static Incident ReadIncident(SqliteDataReader r, int o) => new(
+        Guid.Parse(r.GetString(o)), r.GetString(o + 1), Ms(r.GetInt64(o + 2)), r.IsDBNull(o + 3) ? null : Ms(r.GetInt64(o + 3)),
+        Ms(r.GetInt64(o + 4)), (CheckState)r.GetInt32(o + 5), r.GetString(o + 6), r.GetString(o + 7), Guid.Parse(r.GetString(o + 8)),
+        r.IsDBNull(o + 9) ? null : Guid.Parse(r.GetString(o + 9)), r.GetInt32(o + 10));
+
+    private static DateTimeOffset Ms(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+
+    /// <summary>
+    /// Hard state changes, newest first: of one check when <paramref name="checkName"/> is set, at or after
+    /// <paramref name="since"/> when set, and older than the change <paramref name="before"/> (a page cursor) when set.
+    /// </summary>
+    /// <param name="checkName">Only this check's changes, or null for every check.</param>
+    /// <param name="since">Only changes at or after this time (UTC), or null.</param>
+    /// <param name="before">Only changes whose id sorts below this one (the last id of the previous page), or null.</param>
+    /// <param name="limit">Most changes returned (≥ 1).</param>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public IReadOnlyList<HardStateChange> ReadStateChanges(string? checkName, DateTimeOffset? since, Guid? before, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT id, check_name, from_state, to_state, at, message, result_id, incident_id FROM state_changes
+            WHERE ($check IS NULL OR check_name = $check) AND id >= $since AND ($before IS NULL OR id < $before)
+            ORDER BY id DESC LIMIT $limit;
+            """;
+        cmd.Parameters.AddWithValue("$check", (object?)checkName ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$since", since is { } s ? IdLowerBound(s) : "");
+        cmd.Parameters.AddWithValue("$before", before is { } b ? b.ToString("D") : DBNull.Value);
+        cmd.Parameters.AddWithValue("$limit", limit);
+        using var r = cmd.ExecuteReader();
+        var list = new List<HardStateChange>();
+        while (r.Read())
+        {
+            list.Add(new HardStateChange(
+                Guid.Parse(r.GetString(0)), r.GetString(1), (CheckState)r.GetInt32(2), (CheckState)r.GetInt32(3), Ms(r.GetInt64(4)),
+                r.GetString(5), Guid.Parse(r.GetString(6)), r.IsDBNull(7) ? null : Guid.Parse(r.GetString(7))));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// Incidents, newest opened first: of one check when <paramref name="checkName"/> is set, only open (true) or only
+    /// closed (false) ones when <paramref name="open"/> is set, older than the incident <paramref name="before"/> when set.
+    /// </summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public IReadOnlyList<Incident> ReadIncidents(string? checkName, bool? open, Guid? before, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"""
+            SELECT {SqliteSchema.IncidentColumns} FROM incidents
+            WHERE ($check IS NULL OR check_name = $check) AND ($open IS NULL OR (closed_at IS NULL) = $open)
+              AND ($before IS NULL OR id < $before)
+            ORDER BY id DESC LIMIT $limit;
+            """;
+        cmd.Parameters.AddWithValue("$check", (object?)checkName ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$open", open is { } o ? (o ? 1 : 0) : DBNull.Value);
+        cmd.Parameters.AddWithValue("$before", before is { } b ? b.ToString("D") : DBNull.Value);
+        cmd.Parameters.AddWithValue("$limit", limit);
+        using var r = cmd.ExecuteReader();
+        var list = new List<Incident>();
+        while (r.Read())
+        {
+            list.Add(ReadIncident(r, 0));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// Uptime of every check with results in the last 30 days: the share of runs that were up (OK or WARNING) over the
+    /// current hour and the 23 before it (<c>24h</c>, from hourly aggregates), and over the current UTC day and the 6
+    /// (<c>7d</c>) or 29 (<c>30d</c>) before it (from daily aggregates). Computed for all checks at once and reused for
+    /// up to 10 s, so a list of 10,000 checks costs one aggregate read every 10 s.
+    /// </summary>
+    /// <param name="now">The current time (UTC), from the caller's <see cref="TimeProvider"/>.</param>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public IReadOnlyDictionary<string, Uptime> ReadUptime(DateTimeOffset now)
+    {
+        var cached = Volatile.Read(ref _uptime);
+        if (cached is not null && now >= cached.At && now - cached.At < UptimeCacheTime)
+        {
+            return cached.Values;
+        }
+
+        long ms = now.ToUnixTimeMilliseconds();
+        long hour = ms - (ms % HourMs), day = ms - (ms % DayMs);
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectUptime;
+        cmd.Parameters.AddWithValue("$hour24", hour - (23 * HourMs));
+        cmd.Parameters.AddWithValue("$day7", day - (6 * DayMs));
+        cmd.Parameters.AddWithValue("$day30", day - (29 * DayMs));
+        using var r = cmd.ExecuteReader();
+        var values = new Dictionary<string, Uptime>(StringComparer.Ordinal);
+        while (r.Read())
+        {
+            long h = r.GetInt64(1), d7 = r.GetInt64(4), d30 = r.GetInt64(6);
+            values[r.GetString(0)] = new Uptime(
+                Percent(r.GetInt64(2), h), Percent(r.GetInt64(5), d7), Percent(r.GetInt64(7), d30), h,
+                h == 0 ? null : Math.Round(r.GetDouble(3) / h, 3));
+        }
+
+        Volatile.Write(ref _uptime, new UptimeSnapshot(now, values));
+        return values;
+    }
+
+    /// <summary>How long <see cref="ReadUptime"/> reuses its figures. <value>Default: 10 s.</value></summary>
+    public TimeSpan UptimeCacheTime { get; init; } = TimeSpan.FromSeconds(10);
+
+    private static double? Percent(long up, long runs) => runs == 0 ? null : Math.Round(100.0 * up / runs, 3);
+
+    /// <summary>
+    /// One check's hourly aggregates from <paramref name="from"/> (UTC, rounded down to the hour), oldest first: for
+    /// charts of runs, uptime and response time.
+    /// </summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public IReadOnlyList<HourlyAggregate> ReadHours(string checkName, DateTimeOffset from)
+    {
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectHours;
+        long ms = from.ToUnixTimeMilliseconds();
+        cmd.Parameters.AddWithValue("$check", checkName);
+        cmd.Parameters.AddWithValue("$from", ms - (ms % HourMs));
+        using var r = cmd.ExecuteReader();
+        var list = new List<HourlyAggregate>();
+        while (r.Read())
+        {
+            list.Add(new HourlyAggregate(Ms(r.GetInt64(0)), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetDouble(4), r.GetDouble(5)));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// Deletes hourly and daily aggregates whose bucket starts before <paramref name="cutoff"/>, state changes made
+    /// before it and incidents closed before it, in one transaction; open incidents and check states are kept.
+    /// Returns how many rows were deleted. The collector calls it with a cutoff 35 days back.
+    /// </summary>
+    /// <exception cref="SqliteException">When the delete fails.</exception>
+    public int DeleteHistoryBefore(DateTimeOffset cutoff)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            using var cmd = _writer.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = SqliteSchema.DeleteOldAggregates;
+            cmd.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
+            cmd.Parameters.AddWithValue("$cutoffId", IdLowerBound(cutoff));
+            int n = cmd.ExecuteNonQuery();
+            tx.Commit();
+            return n;
+        }
     }
 
     /// <summary>The newest <paramref name="limit"/> results of one check, newest first.</summary>
@@ -159,6 +486,11 @@ public sealed class SqliteOutbox : IDisposable
         cmd.CommandText = SqliteSchema.SelectResults;
         cmd.Parameters.AddWithValue("$check", checkName);
         cmd.Parameters.AddWithValue("$limit", limit);
+        return ReadResultRows(cmd);
+    }
+
+    private static List<CheckResult> ReadResultRows(SqliteCommand cmd)
+    {
         using var reader = cmd.ExecuteReader();
         var list = new List<CheckResult>();
         while (reader.Read())
@@ -178,6 +510,44 @@ public sealed class SqliteOutbox : IDisposable
         }
 
         return list;
+    }
+
+    /// <summary>
+    /// One page of a check's results, newest first (by start, then id): started in [<paramref name="from"/>,
+    /// <paramref name="to"/>) and, when <paramref name="before"/> is set, before that position (the last result of
+    /// the previous page).
+    /// </summary>
+    /// <param name="checkName">The check.</param>
+    /// <param name="from">Earliest start (UTC, inclusive), or null for no bound.</param>
+    /// <param name="to">Latest start (UTC, exclusive), or null for no bound.</param>
+    /// <param name="before">Start and id of the last result of the previous page, or null for the first page.</param>
+    /// <param name="limit">Most results returned (≥ 1).</param>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public IReadOnlyList<CheckResult> ReadResults(string checkName, DateTimeOffset? from, DateTimeOffset? to, ResultPosition? before, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectResultsPage;
+        cmd.Parameters.AddWithValue("$check", checkName);
+        cmd.Parameters.AddWithValue("$from", from?.ToUnixTimeMilliseconds() ?? long.MinValue);
+        cmd.Parameters.AddWithValue("$to", to?.ToUnixTimeMilliseconds() ?? long.MaxValue);
+        cmd.Parameters.AddWithValue("$beforeStarted", before?.StartedAt.ToUnixTimeMilliseconds() ?? long.MaxValue);
+        cmd.Parameters.AddWithValue("$beforeId", before?.Id.ToString("D") ?? "~");
+        cmd.Parameters.AddWithValue("$limit", limit);
+        return ReadResultRows(cmd);
+    }
+
+    /// <summary>The result with id <paramref name="id"/> of check <paramref name="checkName"/>, or null when the outbox does not hold it.</summary>
+    /// <exception cref="SqliteException">When the read fails.</exception>
+    public CheckResult? ReadResult(string checkName, Guid id)
+    {
+        using var c = OpenRead();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = SqliteSchema.SelectResult;
+        cmd.Parameters.AddWithValue("$check", checkName);
+        cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+        return ReadResultRows(cmd).FirstOrDefault();
     }
 
     /// <summary>How many results the outbox holds.</summary>
@@ -583,6 +953,10 @@ public sealed class SqliteOutbox : IDisposable
         {
             _insert.Dispose();
             _upsert.Dispose();
+            _insertChange.Dispose();
+            _upsertIncident.Dispose();
+            _upsertHour.Dispose();
+            _upsertDay.Dispose();
             _writer.Dispose();
         }
     }
@@ -631,4 +1005,35 @@ public sealed record ExportBacklog(long Pending, DateTimeOffset? OldestStartedAt
 /// <param name="LastChange">When the state last changed (UTC).</param>
 public sealed record CheckStatus(
     string Name, string Kind, CheckState State, DateTimeOffset LastRun, double DurationMs, string Message,
-    int ConsecutiveFailures, DateTimeOffset LastChange);
+    int ConsecutiveFailures, DateTimeOffset LastChange)
+{
+    /// <summary>The check's soft/hard state tracking, or null when not read.</summary>
+    public TrackedState? Tracked { get; init; }
+}
+
+/// <summary>Where a result sits in a check's results ordered by start, then id: a page cursor.</summary>
+/// <param name="StartedAt">The result's start (UTC, ms precision as stored).</param>
+/// <param name="Id">The result's id.</param>
+public readonly record struct ResultPosition(DateTimeOffset StartedAt, Guid Id);
+
+/// <summary>Uptime of one check: the percent of runs that were up (OK or WARNING); null when it had no run in the window.</summary>
+/// <param name="Percent24h">Over the current hour and the 23 before it (0–100).</param>
+/// <param name="Percent7d">Over the current UTC day and the 6 before it (0–100).</param>
+/// <param name="Percent30d">Over the current UTC day and the 29 before it (0–100).</param>
+/// <param name="Runs24h">Runs counted for <paramref name="Percent24h"/>.</param>
+/// <param name="AverageDurationMs24h">Mean run duration over the same 24 h, ms; null without runs.</param>
+public sealed record Uptime(double? Percent24h, double? Percent7d, double? Percent30d, long Runs24h, double? AverageDurationMs24h);
+
+/// <summary>One check's runs in one hour, from the hourly aggregates.</summary>
+/// <param name="Hour">Start of the hour (UTC).</param>
+/// <param name="Runs">Runs started in it.</param>
+/// <param name="OkRuns">Of which OK.</param>
+/// <param name="WarningRuns">Of which WARNING.</param>
+/// <param name="DurationSumMs">Sum of their durations, ms.</param>
+/// <param name="DurationMaxMs">Longest of them, ms.</param>
+public sealed record HourlyAggregate(DateTimeOffset Hour, long Runs, long OkRuns, long WarningRuns, double DurationSumMs, double DurationMaxMs);
+
+internal readonly record struct Aggregate(long Runs, long Ok, long Warning, double SumMs, double MaxMs);
+
+internal sealed record UptimeSnapshot(DateTimeOffset At, IReadOnlyDictionary<string, Uptime> Values);
+

@@ -45,6 +45,75 @@ internal static class SqliteSchema
                 value TEXT NOT NULL
             );
             """),
+        (2, "state tracking: hard states, state changes, incidents, hourly and daily aggregates", """
+            ALTER TABLE check_states ADD COLUMN hard_state INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE check_states ADD COLUMN hard_change_at INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE check_states ADD COLUMN failing_since INTEGER;
+            ALTER TABLE check_states ADD COLUMN flap_history INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE check_states ADD COLUMN flap_count INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE check_states ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE check_states ADD COLUMN open_incident_id TEXT;
+            UPDATE check_states SET hard_state = state, hard_change_at = last_change_at,
+                failing_since = CASE WHEN state = 0 THEN NULL ELSE last_change_at END;
+
+            CREATE TABLE state_changes (
+                id           TEXT    NOT NULL PRIMARY KEY,
+                check_name   TEXT    NOT NULL,
+                from_state   INTEGER NOT NULL,
+                to_state     INTEGER NOT NULL,
+                at           INTEGER NOT NULL,
+                message      TEXT    NOT NULL,
+                result_id    TEXT    NOT NULL,
+                incident_id  TEXT
+            );
+            CREATE INDEX ix_state_changes_check ON state_changes (check_name, id);
+
+            CREATE TABLE incidents (
+                id                TEXT    NOT NULL PRIMARY KEY,
+                check_name        TEXT    NOT NULL,
+                opened_at         INTEGER NOT NULL,
+                closed_at         INTEGER,
+                failing_since     INTEGER NOT NULL,
+                worst_state       INTEGER NOT NULL,
+                first_message     TEXT    NOT NULL,
+                last_message      TEXT    NOT NULL,
+                opened_result_id  TEXT    NOT NULL,
+                closed_result_id  TEXT,
+                failed_runs       INTEGER NOT NULL
+            );
+            CREATE INDEX ix_incidents_check ON incidents (check_name, id);
+            CREATE INDEX ix_incidents_open ON incidents (id) WHERE closed_at IS NULL;
+
+            CREATE TABLE check_hours (
+                check_name       TEXT    NOT NULL,
+                bucket           INTEGER NOT NULL,
+                runs             INTEGER NOT NULL,
+                ok_runs          INTEGER NOT NULL,
+                warning_runs     INTEGER NOT NULL,
+                duration_sum_ms  REAL    NOT NULL,
+                duration_max_ms  REAL    NOT NULL,
+                PRIMARY KEY (check_name, bucket)
+            ) WITHOUT ROWID;
+            CREATE INDEX ix_check_hours_bucket ON check_hours (bucket);
+            CREATE TABLE check_days (
+                check_name       TEXT    NOT NULL,
+                bucket           INTEGER NOT NULL,
+                runs             INTEGER NOT NULL,
+                ok_runs          INTEGER NOT NULL,
+                warning_runs     INTEGER NOT NULL,
+                duration_sum_ms  REAL    NOT NULL,
+                duration_max_ms  REAL    NOT NULL,
+                PRIMARY KEY (check_name, bucket)
+            ) WITHOUT ROWID;
+            CREATE INDEX ix_check_days_bucket ON check_days (bucket);
+
+            INSERT INTO check_hours
+            SELECT check_name, started_at - started_at % 3600000, count(*), sum(state = 0), sum(state = 1), sum(duration_ms), max(duration_ms)
+            FROM results GROUP BY 1, 2;
+            INSERT INTO check_days
+            SELECT check_name, started_at - started_at % 86400000, count(*), sum(state = 0), sum(state = 1), sum(duration_ms), max(duration_ms)
+            FROM results GROUP BY 1, 2;
+            """),
     ];
 
     public const string CreateMigrationsTable = """
@@ -61,34 +130,105 @@ internal static class SqliteSchema
         VALUES ($id, $check, $kind, $state, $scheduled, $started, $finished, $duration, $status, $message, $details);
         """;
 
-    /// <summary>Keeps one row per check with the latest result and consecutive counts; ignores results older than the stored one.</summary>
+    /// <summary>
+    /// Writes one check's tracked state as computed by the state machine (state column = soft state,
+    /// last_change_at = when the soft state began).
+    /// </summary>
     public const string UpsertState = """
         INSERT INTO check_states
             (check_name, kind, state, last_result_id, last_started_at, duration_ms, message,
-             consecutive_failures, consecutive_successes, last_change_at)
-        VALUES ($check, $kind, $state, $id, $started, $duration, $message,
-                CASE WHEN $state = 0 THEN 0 ELSE 1 END, CASE WHEN $state = 0 THEN 1 ELSE 0 END, $started)
+             consecutive_failures, consecutive_successes, last_change_at,
+             hard_state, hard_change_at, failing_since, flap_history, flap_count, flapping, open_incident_id)
+        VALUES ($check, $kind, $state, $id, $started, $duration, $message, $failures, $successes, $softChange,
+                $hard, $hardChange, $failingSince, $flapHistory, $flapCount, $flapping, $incident)
         ON CONFLICT (check_name) DO UPDATE SET
-            kind = excluded.kind,
-            consecutive_failures = CASE WHEN excluded.state = 0 THEN 0 ELSE check_states.consecutive_failures + 1 END,
-            consecutive_successes = CASE WHEN excluded.state = 0 THEN check_states.consecutive_successes + 1 ELSE 0 END,
-            last_change_at = CASE WHEN excluded.state <> check_states.state THEN excluded.last_started_at ELSE check_states.last_change_at END,
-            state = excluded.state,
-            last_result_id = excluded.last_result_id,
-            last_started_at = excluded.last_started_at,
-            duration_ms = excluded.duration_ms,
-            message = excluded.message
-        WHERE excluded.last_result_id > check_states.last_result_id;
+            kind = excluded.kind, state = excluded.state, last_result_id = excluded.last_result_id,
+            last_started_at = excluded.last_started_at, duration_ms = excluded.duration_ms, message = excluded.message,
+            consecutive_failures = excluded.consecutive_failures, consecutive_successes = excluded.consecutive_successes,
+            last_change_at = excluded.last_change_at, hard_state = excluded.hard_state, hard_change_at = excluded.hard_change_at,
+            failing_since = excluded.failing_since, flap_history = excluded.flap_history, flap_count = excluded.flap_count,
+            flapping = excluded.flapping, open_incident_id = excluded.open_incident_id;
         """;
 
+    /// <summary>Every check's tracked state with its open incident's columns (null when none).</summary>
     public const string SelectStates = """
-        SELECT check_name, kind, state, last_started_at, duration_ms, message, consecutive_failures, last_change_at
-        FROM check_states;
+        SELECT s.check_name, s.kind, s.state, s.hard_state, s.last_result_id, s.last_started_at, s.duration_ms, s.message,
+               s.consecutive_failures, s.consecutive_successes, s.last_change_at, s.hard_change_at, s.failing_since,
+               s.flap_history, s.flap_count, s.flapping,
+               i.id, i.check_name, i.opened_at, i.closed_at, i.failing_since, i.worst_state, i.first_message, i.last_message,
+               i.opened_result_id, i.closed_result_id, i.failed_runs
+        FROM check_states s LEFT JOIN incidents i ON i.id = s.open_incident_id;
+        """;
+
+    public const string InsertStateChange = """
+        INSERT OR IGNORE INTO state_changes (id, check_name, from_state, to_state, at, message, result_id, incident_id)
+        VALUES ($id, $check, $from, $to, $at, $message, $result, $incident);
+        """;
+
+    public const string UpsertIncident = """
+        INSERT INTO incidents (id, check_name, opened_at, closed_at, failing_since, worst_state, first_message, last_message,
+                               opened_result_id, closed_result_id, failed_runs)
+        VALUES ($id, $check, $opened, $closed, $failingSince, $worst, $first, $last, $openedResult, $closedResult, $failed)
+        ON CONFLICT (id) DO UPDATE SET
+            closed_at = excluded.closed_at, worst_state = excluded.worst_state, last_message = excluded.last_message,
+            closed_result_id = excluded.closed_result_id, failed_runs = excluded.failed_runs;
+        """;
+
+    public const string IncidentColumns = """
+        id, check_name, opened_at, closed_at, failing_since, worst_state, first_message, last_message, opened_result_id, closed_result_id, failed_runs
+        """;
+
+    /// <summary>Adds a batch's runs of one check in one hour ($table is check_hours or check_days).</summary>
+    public const string UpsertAggregate = """
+        INSERT INTO {0} (check_name, bucket, runs, ok_runs, warning_runs, duration_sum_ms, duration_max_ms)
+        VALUES ($check, $bucket, $runs, $ok, $warning, $sum, $max)
+        ON CONFLICT (check_name, bucket) DO UPDATE SET
+            runs = runs + excluded.runs, ok_runs = ok_runs + excluded.ok_runs, warning_runs = warning_runs + excluded.warning_runs,
+            duration_sum_ms = duration_sum_ms + excluded.duration_sum_ms, duration_max_ms = max(duration_max_ms, excluded.duration_max_ms);
+        """;
+
+    /// <summary>Runs and up runs (OK or WARNING) per check since $hour24 (hourly buckets) and since $day7 / $day30 (daily buckets).</summary>
+    public const string SelectUptime = """
+        SELECT check_name, sum(h_runs), sum(h_up), sum(h_sum), sum(d7_runs), sum(d7_up), sum(d30_runs), sum(d30_up) FROM (
+            SELECT check_name, runs AS h_runs, ok_runs + warning_runs AS h_up, duration_sum_ms AS h_sum,
+                   0 AS d7_runs, 0 AS d7_up, 0 AS d30_runs, 0 AS d30_up
+            FROM check_hours WHERE bucket >= $hour24
+            UNION ALL
+            SELECT check_name, 0, 0, 0,
+                   CASE WHEN bucket >= $day7 THEN runs ELSE 0 END, CASE WHEN bucket >= $day7 THEN ok_runs + warning_runs ELSE 0 END,
+                   runs, ok_runs + warning_runs
+            FROM check_days WHERE bucket >= $day30)
+        GROUP BY check_name;
+        """;
+
+    public const string SelectHours = """
+        SELECT bucket, runs, ok_runs, warning_runs, duration_sum_ms, duration_max_ms FROM check_hours
+        WHERE check_name = $check AND bucket >= $from ORDER BY bucket;
+        """;
+
+    public const string DeleteOldAggregates = """
+        DELETE FROM check_hours WHERE bucket < $cutoff;
+        DELETE FROM check_days WHERE bucket < $cutoff;
+        DELETE FROM state_changes WHERE id < $cutoffId;
+        DELETE FROM incidents WHERE closed_at < $cutoff;
         """;
 
     public const string SelectResults = """
         SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
         FROM results WHERE check_name = $check ORDER BY started_at DESC, id DESC LIMIT $limit;
+        """;
+
+    /// <summary>One check's results with $from ≤ start &lt; $to, before the ($beforeStarted, $beforeId) cursor, newest first.</summary>
+    public const string SelectResultsPage = """
+        SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM results
+        WHERE check_name = $check AND started_at >= $from AND started_at < $to AND (started_at, id) < ($beforeStarted, $beforeId)
+        ORDER BY started_at DESC, id DESC LIMIT $limit;
+        """;
+
+    public const string SelectResult = """
+        SELECT id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM results WHERE id = $id AND check_name = $check;
         """;
 
     public const string CountResults = "SELECT count(*) FROM results;";
