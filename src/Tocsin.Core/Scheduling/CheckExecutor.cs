@@ -30,8 +30,9 @@ public sealed partial class CheckExecutor
     /// <param name="check">The check.</param>
     /// <param name="scheduledAt">When the run was due (UTC).</param>
     /// <param name="stopping">Cancelled when the agent stops; then no result is made.</param>
+    /// <param name="resultId">The id to give the result (made earlier, e.g. by a run-now request), or null for a UUIDv7 made from the start.</param>
     /// <exception cref="OperationCanceledException">When <paramref name="stopping"/> was cancelled during the run.</exception>
-    public async Task<CheckResult> RunAsync(CheckDefinition check, DateTimeOffset scheduledAt, CancellationToken stopping)
+    public async Task<CheckResult> RunAsync(CheckDefinition check, DateTimeOffset scheduledAt, CancellationToken stopping, Guid? resultId = null)
     {
         var startedAt = _time.GetUtcNow();
         long start = _time.GetTimestamp();
@@ -63,7 +64,7 @@ public sealed partial class CheckExecutor
         _metrics.Runs.Add(1, new("kind", check.Kind), new("state", outcome.State.ToString()));
         _metrics.RunDuration.Record(ms, new KeyValuePair<string, object?>("kind", check.Kind));
         return new CheckResult(
-            Guid.CreateVersion7(startedAt), check.Name, check.Kind, outcome.State, scheduledAt, startedAt, finishedAt,
+            resultId ?? Guid.CreateVersion7(startedAt), check.Name, check.Kind, outcome.State, scheduledAt, startedAt, finishedAt,
             Math.Round(ms, 3), outcome.StatusCode, outcome.Message, outcome.Details);
     }
 

@@ -48,6 +48,8 @@ public sealed partial class Scheduler : IDisposable
     private readonly SemaphoreSlim _limit;
     private int _inFlight;
     private TaskCompletionSource? _drained;
+    private readonly Dictionary<string, Entry> _entries;
+    private readonly CancellationTokenSource _runs = new();
     private bool _stopRequested;
     private long _lastBehindLogTicks;
     private long _notOwned;
@@ -68,6 +70,11 @@ public sealed partial class Scheduler : IDisposable
         _metrics = metrics;
         _logger = logger;
         _limit = new SemaphoreSlim(options.MaxConcurrentRuns, options.MaxConcurrentRuns);
+        _entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        foreach (var check in checks)
+        {
+            _entries.TryAdd(check.Name, new Entry(check));
+        }
     }
 
     /// <summary>Runs started so far.</summary>
@@ -154,11 +161,11 @@ public sealed partial class Scheduler : IDisposable
         foreach (var check in _checks.Where(c => c.Enabled))
         {
             var due = FirstDue(check.Name, check.Interval, start);
-            queue.Enqueue(new Entry(check), due);
+            queue.Enqueue(_entries[check.Name], due);
         }
 
         LogStarted(_logger, queue.Count);
-        using var runs = new CancellationTokenSource();
+        var runs = _runs;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -253,7 +260,63 @@ public sealed partial class Scheduler : IDisposable
         _ = RunEntryAsync(entry, due, runsToken);
     }
 
-    private async Task RunEntryAsync(Entry entry, DateTimeOffset due, CancellationToken runsToken)
+    /// <summary>
+    /// Runs <paramref name="checkName"/> now, out of its schedule, in the background: the result id is made now and
+    /// returned at once, the run takes a slot like any other (<see cref="SchedulerOptions.MaxConcurrentRuns"/>) and its
+    /// result goes to the sink. The check's no-overlap rule holds both ways: refused while a run of it is going, and a
+    /// scheduled run due while this one goes is skipped. The check runs even when another agent owns it.
+    /// </summary>
+    /// <param name="checkName">The check's name (ordinal).</param>
+    /// <returns>
+    /// <see cref="RunNowStatus.Started"/> with the id the result will have and a task that completes once the result
+    /// was handed to the sink (or the run was cancelled by a stop); else why it did not start:
+    /// <see cref="RunNowStatus.UnknownCheck"/>, <see cref="RunNowStatus.Disabled"/>, <see cref="RunNowStatus.AlreadyRunning"/>
+    /// or <see cref="RunNowStatus.Stopping"/>.
+    /// </returns>
+    public RunNowOutcome RunNow(string checkName)
+    {
+        ArgumentNullException.ThrowIfNull(checkName);
+        if (!_entries.TryGetValue(checkName, out var entry))
+        {
+            return new RunNowOutcome(RunNowStatus.UnknownCheck, null, Task.CompletedTask);
+        }
+
+        if (!entry.Check.Enabled)
+        {
+            return new RunNowOutcome(RunNowStatus.Disabled, null, Task.CompletedTask);
+        }
+
+        if (Interlocked.CompareExchange(ref entry.Running, 1, 0) != 0)
+        {
+            return new RunNowOutcome(RunNowStatus.AlreadyRunning, null, Task.CompletedTask);
+        }
+
+        // Counted in flight before looking at the stop flag, so a stop that starts now waits for this run.
+        Interlocked.Increment(ref _inFlight);
+        if (Volatile.Read(ref _stopRequested))
+        {
+            Volatile.Write(ref entry.Running, 0);
+            if (Interlocked.Decrement(ref _inFlight) == 0)
+            {
+                Volatile.Read(ref _drained)?.TrySetResult();
+            }
+
+            return new RunNowOutcome(RunNowStatus.Stopping, null, Task.CompletedTask);
+        }
+
+        var now = _time.GetUtcNow();
+        var id = Guid.CreateVersion7(now);
+        Interlocked.Increment(ref _runsNow);
+        var run = RunEntryAsync(entry, now, _runs.Token, id);
+        return new RunNowOutcome(RunNowStatus.Started, id, run);
+    }
+
+    /// <summary>Runs started by <see cref="RunNow"/>.</summary>
+    public long RunsNow => Interlocked.Read(ref _runsNow);
+
+    private long _runsNow;
+
+    private async Task RunEntryAsync(Entry entry, DateTimeOffset due, CancellationToken runsToken, Guid? resultId = null)
     {
         bool started = false;
         try
@@ -282,7 +345,7 @@ public sealed partial class Scheduler : IDisposable
                 started = true;
                 Interlocked.Increment(ref _started);
                 _metrics.ScheduleLag.Record(lag.TotalMilliseconds);
-                var result = await _executor.RunAsync(entry.Check, due, runsToken).ConfigureAwait(false);
+                var result = await _executor.RunAsync(entry.Check, due, runsToken, resultId).ConfigureAwait(false);
                 await _sink.WriteAsync(result, CancellationToken.None).ConfigureAwait(false);
             }
             finally
@@ -339,7 +402,11 @@ public sealed partial class Scheduler : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _limit.Dispose();
+    public void Dispose()
+    {
+        _limit.Dispose();
+        _runs.Dispose();
+    }
 
     /// <summary>Logs a run skipped after waiting a whole interval for a slot, at most once a minute for all checks.</summary>
     private void LogSlotWaitBehind(string check, TimeSpan lag)
@@ -385,3 +452,24 @@ public sealed partial class Scheduler : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler stopped: {Started} run(s) started, {Skipped} skipped, {Cancelled} cancelled by the stop")]
     private static partial void LogStopped(ILogger logger, long started, long skipped, long cancelled);
 }
+
+/// <summary>Whether <see cref="Scheduler.RunNow"/> started a run.</summary>
+public enum RunNowStatus
+{
+    /// <summary>The run started; its result will have the returned id.</summary>
+    Started,
+    /// <summary>No check has that name.</summary>
+    UnknownCheck,
+    /// <summary>The check is disabled (<c>"enabled": false</c>).</summary>
+    Disabled,
+    /// <summary>A run of the check is going (scheduled or run-now); checks never overlap themselves.</summary>
+    AlreadyRunning,
+    /// <summary>The agent is stopping.</summary>
+    Stopping,
+}
+
+/// <summary>What <see cref="Scheduler.RunNow"/> did.</summary>
+/// <param name="Status">Whether it started.</param>
+/// <param name="ResultId">The id the result will have (UUIDv7 made when the run was asked for), when started.</param>
+/// <param name="Completion">Completes once the result was handed to the sink (or the run ended without one); completed when not started.</param>
+public sealed record RunNowOutcome(RunNowStatus Status, Guid? ResultId, Task Completion);

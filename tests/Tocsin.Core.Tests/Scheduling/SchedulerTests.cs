@@ -376,6 +376,67 @@ public sealed class SchedulerTests : IDisposable
         Assert.Contains(_sink.Results, r => r.CheckName == "on");
     }
 
+    [Fact]
+    public async Task Run_now_runs_the_check_at_once_with_the_result_id_it_returned()
+    {
+        var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.WARNING, "slow")));
+        using var scheduler = NewScheduler([Check("hourly", TimeSpan.FromHours(1))], kind);
+
+        var outcome = scheduler.RunNow("hourly");
+        await outcome.Completion.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        Assert.Equal(RunNowStatus.Started, outcome.Status);
+        var result = Assert.Single(_sink.Results);
+        Assert.Equal(outcome.ResultId, result.Id);
+        Assert.Equal(7, result.Id.Version);
+        Assert.Equal(("hourly", CheckState.WARNING, Epoch), (result.CheckName, result.State, result.ScheduledAt));
+        Assert.Equal(1, scheduler.RunsNow);
+    }
+
+    [Fact]
+    public async Task Run_now_is_refused_while_a_run_of_the_check_is_going_and_a_scheduled_run_is_skipped_while_it_goes()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var kind = new ScriptedKind(async (_, ct) =>
+        {
+            await release.Task.WaitAsync(ct);
+            return new RunOutcome(CheckState.OK, "ok");
+        });
+        var check = Check("slow", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(9));
+        using var scheduler = NewScheduler([check], kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+
+        var first = scheduler.RunNow("slow");
+        var second = scheduler.RunNow("slow");
+        await AdvanceAsync(TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500));
+
+        Assert.Equal(RunNowStatus.Started, first.Status);
+        Assert.Equal(RunNowStatus.AlreadyRunning, second.Status);
+        Assert.Null(second.ResultId);
+        Assert.True(scheduler.RunsSkippedOverlap >= 1, $"skipped {scheduler.RunsSkippedOverlap}");
+        release.SetResult();
+        await first.Completion.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Assert.Equal(RunNowStatus.Started, scheduler.RunNow("slow").Status);
+        await StopAsync(stop, run);
+        Assert.Contains(_sink.Results, r => r.Id == first.ResultId);
+    }
+
+    [Fact]
+    public async Task Run_now_of_an_unknown_disabled_or_stopped_check_says_why()
+    {
+        var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));
+        using var scheduler = NewScheduler([Check("off", TimeSpan.FromSeconds(1)) with { Enabled = false }, Check("on", TimeSpan.FromSeconds(1))], kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+
+        Assert.Equal(RunNowStatus.UnknownCheck, scheduler.RunNow("nope").Status);
+        Assert.Equal(RunNowStatus.Disabled, scheduler.RunNow("off").Status);
+        await StopAsync(stop, run);
+        Assert.Equal(RunNowStatus.Stopping, scheduler.RunNow("on").Status);
+        Assert.DoesNotContain(_sink.Results, r => r.CheckName == "off");
+    }
+
     /// <summary>Cancels the scheduler and keeps fake time moving until it has drained (its stop grace runs on fake time).</summary>
     private async Task StopAsync(CancellationTokenSource stop, Task run)
     {
