@@ -38,6 +38,7 @@ internal static class AgentHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Agent>());
         builder.Services.AddSingleton<PrometheusMetrics>();
         builder.Services.AddTocsinAccess(config.WebAuth);
+        builder.Services.AddTocsinApi();
         var app = builder.Build();
         var loggers = app.Services.GetRequiredService<ILoggerFactory>();
         FailPoints.LogActive(loggers.CreateLogger(typeof(FailPoints).FullName!));
@@ -47,6 +48,7 @@ internal static class AgentHost
         app.MapTocsinMetrics();
         app.MapTocsinPrivate();
         app.MapSlapOs();
+        app.MapOpenApi();
         return app;
     }
 

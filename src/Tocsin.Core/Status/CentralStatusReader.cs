@@ -3,6 +3,7 @@ using Npgsql;
 using NpgsqlTypes;
 using Tocsin.Checks;
 using Tocsin.Storage.Postgres;
+using Tocsin.Storage.Sqlite;
 
 namespace Tocsin.Status;
 
@@ -74,12 +75,28 @@ public sealed class CentralStatusReader
     /// <summary>The newest <paramref name="limit"/> results of <paramref name="checkName"/> from every agent, newest first (by start, then id).</summary>
     /// <exception cref="NpgsqlException">When PostgreSQL cannot be reached or refuses the query.</exception>
     /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
-    public async Task<IReadOnlyList<CentralResult>> ReadResultsAsync(string checkName, int limit, CancellationToken cancellationToken)
+    /// <param name="checkName">The check.</param>
+    /// <param name="limit">Most results.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <param name="from">Earliest start (inclusive), or null.</param>
+    /// <param name="to">Latest start (exclusive), or null.</param>
+    /// <param name="before">Only results before this position (start, then id), or null.</param>
+    public async Task<IReadOnlyList<CentralResult>> ReadResultsAsync(
+        string checkName, int limit, CancellationToken cancellationToken, DateTimeOffset? from = null, DateTimeOffset? to = null, ResultPosition? before = null)
     {
         var list = new List<CentralResult>();
-        await using var cmd = _dataSource.CreateCommand(PostgresSchema.SelectResults);
+        bool paged = from is not null || to is not null || before is not null;
+        await using var cmd = _dataSource.CreateCommand(paged ? PostgresSchema.SelectResultsPage : PostgresSchema.SelectResults);
         cmd.Parameters.AddWithValue("check", checkName);
         cmd.Parameters.AddWithValue("limit", limit);
+        if (paged)
+        {
+            cmd.Parameters.AddWithValue("from", from ?? DateTimeOffset.MinValue);
+            cmd.Parameters.AddWithValue("to", to ?? DateTimeOffset.MaxValue);
+            cmd.Parameters.AddWithValue("before_started", before?.StartedAt ?? DateTimeOffset.MaxValue);
+            cmd.Parameters.AddWithValue("before_id", before?.Id ?? Guid.AllBitsSet);
+        }
+
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Tocsin.Checks;
 using Tocsin.Export;
+using Tocsin.State;
 using Tocsin.Storage.Sqlite;
 
 namespace Tocsin.Status;
@@ -13,6 +14,13 @@ namespace Tocsin.Status;
 /// <param name="Source"><see cref="StatusReport.SourceCentral"/> or <see cref="StatusReport.SourceLocal"/>.</param>
 /// <param name="FallbackReason">Why the central database was not used although configured (password hidden), or null.</param>
 public sealed record StatusReading(IReadOnlyList<CheckStatusView> Checks, string Source, string? FallbackReason);
+
+/// <summary>Which results of a check to read: newest first, up to <paramref name="Limit"/>.</summary>
+/// <param name="Limit">Most results (≥ 1).</param>
+/// <param name="From">Earliest start (UTC, inclusive), or null.</param>
+/// <param name="To">Latest start (UTC, exclusive), or null.</param>
+/// <param name="Before">The last result of the previous page (only older ones are read), or null for the first page.</param>
+public sealed record ResultQuery(int Limit, DateTimeOffset? From = null, DateTimeOffset? To = null, ResultPosition? Before = null);
 
 /// <summary>Results read by <see cref="CheckStatusReader"/>.</summary>
 /// <param name="Results">Newest first.</param>
@@ -81,7 +89,7 @@ public sealed partial class CheckStatusReader
             {
                 var states = await Bounded(_central.ReadStatesAsync([.. checks.Select(c => c.Name)], linked.Token), linked.Token).ConfigureAwait(false);
                 Recovered();
-                return new StatusReading(StatusReport.Build(checks, states), StatusReport.SourceCentral, null);
+                return new StatusReading(WithTracking(checks, StatusReport.Build(checks, states), null), StatusReport.SourceCentral, null);
             }
             catch (Exception ex) when (IsCentralFailure(ex, cancellationToken))
             {
@@ -89,10 +97,41 @@ public sealed partial class CheckStatusReader
             }
         }
 
-        var local = _outbox is null
-            ? StatusReport.Build(checks, new Dictionary<string, CheckStatus>())
-            : StatusReport.Build(checks, _outbox);
-        return new StatusReading(local, StatusReport.SourceLocal, reason);
+        var localStates = _outbox is null ? new Dictionary<string, CheckStatus>() : _outbox.ReadStates();
+        var local = StatusReport.Build(checks, localStates, _outbox?.AgentId);
+        var tracked = localStates.Values.Where(s => s.Tracked is not null).ToDictionary(s => s.Name, s => s.Tracked!, StringComparer.Ordinal);
+        return new StatusReading(WithTracking(checks, local, tracked), StatusReport.SourceLocal, reason);
+    }
+
+    /// <summary>
+    /// Adds this agent's state tracking and uptime (<see cref="StatusReport.WithTracking"/>) to <paramref name="views"/>
+    /// (one per check, same order). With the central view, a local outbox that cannot be read leaves the views as they are.
+    /// </summary>
+    private List<CheckStatusView> WithTracking(IReadOnlyList<CheckDefinition> checks, IReadOnlyList<CheckStatusView> views, IReadOnlyDictionary<string, TrackedState>? tracked)
+    {
+        IReadOnlyDictionary<string, Uptime> uptime = new Dictionary<string, Uptime>();
+        bool central = tracked is null;
+        if (_outbox is not null)
+        {
+            try
+            {
+                tracked ??= _outbox.ReadTrackedStates();
+                uptime = _outbox.ReadUptime(_time.GetUtcNow());
+            }
+            catch (SqliteException) when (central)
+            {
+                // The central view stands without this agent's tracking.
+            }
+        }
+
+        var list = new List<CheckStatusView>(views.Count);
+        for (int i = 0; i < views.Count; i++)
+        {
+            string name = checks[i].Name;
+            list.Add(StatusReport.WithTracking(views[i], checks[i], tracked?.GetValueOrDefault(name), uptime.GetValueOrDefault(name)));
+        }
+
+        return list;
     }
 
     /// <summary>
@@ -103,9 +142,21 @@ public sealed partial class CheckStatusReader
     /// </summary>
     /// <exception cref="SqliteException">When the local outbox cannot be read.</exception>
     /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
-    public async Task<ResultsReading> ReadResultsAsync(string checkName, int limit, CancellationToken cancellationToken)
+    public Task<ResultsReading> ReadResultsAsync(string checkName, int limit, CancellationToken cancellationToken) =>
+        ReadResultsAsync(checkName, new ResultQuery(limit), cancellationToken);
+
+    /// <summary>
+    /// One page of <paramref name="checkName"/>'s results as <paramref name="query"/> asks (time range, position of the
+    /// previous page's last result, limit), newest first, from the same sources as <see cref="ReadResultsAsync(string, int, CancellationToken)"/>.
+    /// </summary>
+    /// <exception cref="SqliteException">When the local outbox cannot be read.</exception>
+    /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
+    public async Task<ResultsReading> ReadResultsAsync(string checkName, ResultQuery query, CancellationToken cancellationToken)
     {
-        var local = _outbox is null ? [] : _outbox.ReadResults(checkName, limit).Select(r => ResultView.From(r, _outbox.AgentId, StatusReport.SourceLocal)).ToList();
+        ArgumentNullException.ThrowIfNull(query);
+        int limit = query.Limit;
+        var local = _outbox is null ? [] : _outbox.ReadResults(checkName, query.From, query.To, query.Before, limit)
+            .Select(r => ResultView.From(r, _outbox.AgentId, StatusReport.SourceLocal)).ToList();
         if (_central is null)
         {
             return new ResultsReading(local, null);
@@ -120,7 +171,7 @@ public sealed partial class CheckStatusReader
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            var central = await Bounded(_central.ReadResultsAsync(checkName, limit, linked.Token), linked.Token).ConfigureAwait(false);
+            var central = await Bounded(_central.ReadResultsAsync(checkName, limit, linked.Token, query.From, query.To, query.Before), linked.Token).ConfigureAwait(false);
             Recovered();
             var seen = new HashSet<Guid>();
             var merged = central.Select(c => ResultView.From(c.Result, c.AgentId, StatusReport.SourceCentral))

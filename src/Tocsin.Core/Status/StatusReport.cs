@@ -1,12 +1,16 @@
 using System.Text.Json.Serialization;
 using Tocsin.Checks;
+using Tocsin.State;
 using Tocsin.Storage.Sqlite;
 
 namespace Tocsin.Status;
 
 /// <summary>
 /// The latest state of one configured check, as <c>tocsin status --json</c> and <c>GET /api/v1/checks</c>
-/// show it: <c>{"name","kind","state","lastRun","durationMs","message","consecutiveFailures","lastChange","agentId","source"}</c>.
+/// show it: <c>{"name","kind","state","lastRun","durationMs","message","consecutiveFailures","lastChange","agentId","source"}</c>
+/// and this agent's state tracking: <c>"softState","hardState","stateType","consecutiveSuccesses","lastHardChange",
+/// "failingSince","flapping","percentStateChange","openIncidentId","uptime24h","uptime7d","uptime30d","averageDurationMs24h",
+/// "failureThreshold","successThreshold","public"</c> (null where this agent has no result of the check).
 /// </summary>
 /// <param name="Name">Check name.</param>
 /// <param name="Kind">Check kind.</param>
@@ -28,7 +32,72 @@ public sealed record CheckStatusView(
     [property: JsonPropertyName("consecutiveFailures")] int ConsecutiveFailures,
     [property: JsonPropertyName("lastChange")] DateTimeOffset? LastChange = null,
     [property: JsonPropertyName("agentId")] Guid? AgentId = null,
-    [property: JsonPropertyName("source")] string Source = StatusReport.SourceLocal);
+    [property: JsonPropertyName("source")] string Source = StatusReport.SourceLocal)
+{
+    /// <summary>State of this agent's latest result of the check (the soft state), or null before its first result here.</summary>
+    [JsonPropertyName("softState")]
+    public string? SoftState { get; init; }
+
+    /// <summary>The hard state (<c>OK</c> … <c>UNKNOWN</c>) this agent tracks, after the thresholds; null before its first result here.</summary>
+    [JsonPropertyName("hardState")]
+    public string? HardState { get; init; }
+
+    /// <summary><c>SOFT</c> while the soft state differs from the hard state (thresholds not met yet), <c>HARD</c> otherwise; null before the first result.</summary>
+    [JsonPropertyName("stateType")]
+    public string? StateType { get; init; }
+
+    /// <summary>OK results in a row up to the latest (this agent's), or null before the first result.</summary>
+    [JsonPropertyName("consecutiveSuccesses")]
+    public int? ConsecutiveSuccesses { get; init; }
+
+    /// <summary>When the hard state last changed (ISO-8601 UTC), or null before the first result.</summary>
+    [JsonPropertyName("lastHardChange")]
+    public DateTimeOffset? LastHardChange { get; init; }
+
+    /// <summary>Start of the first non-OK result of the current run of failures (ISO-8601 UTC), or null when the latest is OK.</summary>
+    [JsonPropertyName("failingSince")]
+    public DateTimeOffset? FailingSince { get; init; }
+
+    /// <summary>Whether the check flaps (weighted state change over its last 21 results above 20 %, until below 5 %).</summary>
+    [JsonPropertyName("flapping")]
+    public bool? Flapping { get; init; }
+
+    /// <summary>The weighted percent state change over the last 21 results (0–100).</summary>
+    [JsonPropertyName("percentStateChange")]
+    public double? PercentStateChange { get; init; }
+
+    /// <summary>Id of the open incident, or null when none is open.</summary>
+    [JsonPropertyName("openIncidentId")]
+    public Guid? OpenIncidentId { get; init; }
+
+    /// <summary>Percent of runs up (OK or WARNING) in the current hour and the 23 before it; null without runs.</summary>
+    [JsonPropertyName("uptime24h")]
+    public double? Uptime24h { get; init; }
+
+    /// <summary>Percent of runs up in the current UTC day and the 6 before it; null without runs.</summary>
+    [JsonPropertyName("uptime7d")]
+    public double? Uptime7d { get; init; }
+
+    /// <summary>Percent of runs up in the current UTC day and the 29 before it; null without runs.</summary>
+    [JsonPropertyName("uptime30d")]
+    public double? Uptime30d { get; init; }
+
+    /// <summary>Mean run duration over the same 24 h as <see cref="Uptime24h"/>, ms; null without runs.</summary>
+    [JsonPropertyName("averageDurationMs24h")]
+    public double? AverageDurationMs24h { get; init; }
+
+    /// <summary>The check's <c>failureThreshold</c> (1–100).</summary>
+    [JsonPropertyName("failureThreshold")]
+    public int? FailureThreshold { get; init; }
+
+    /// <summary>The check's <c>successThreshold</c> (1–100).</summary>
+    [JsonPropertyName("successThreshold")]
+    public int? SuccessThreshold { get; init; }
+
+    /// <summary>Whether the check is marked <c>"public": true</c> (shown on the public status page).</summary>
+    [JsonPropertyName("public")]
+    public bool? Public { get; init; }
+}
 
 /// <summary>Builds the status of the configured checks from the outbox.</summary>
 public static class StatusReport
@@ -66,6 +135,46 @@ public static class StatusReport
         [.. checks.Select(c => states.TryGetValue(c.Name, out var s)
             ? new CheckStatusView(c.Name, c.Kind, s.State.ToString(), s.LastRun, s.DurationMs, s.Message, s.ConsecutiveFailures, s.LastChange, s.AgentId, SourceCentral)
             : PendingView(c, SourceCentral))];
+
+    /// <summary>
+    /// Adds this agent's state tracking to <paramref name="view"/>: the check's thresholds and <c>public</c> flag, and
+    /// when known its soft and hard states, counts, flapping, open incident (<paramref name="tracked"/>) and uptime
+    /// (<paramref name="uptime"/>). The view's own fields are kept (with a central database they describe the fleet).
+    /// </summary>
+    public static CheckStatusView WithTracking(CheckStatusView view, CheckDefinition check, TrackedState? tracked, Uptime? uptime)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentNullException.ThrowIfNull(check);
+        view = view with { FailureThreshold = check.Thresholds.FailureThreshold, SuccessThreshold = check.Thresholds.SuccessThreshold, Public = check.Public };
+        if (tracked is not null)
+        {
+            view = view with
+            {
+                SoftState = tracked.SoftState.ToString(),
+                HardState = tracked.HardState.ToString(),
+                StateType = tracked.StateType,
+                ConsecutiveSuccesses = tracked.ConsecutiveSuccesses,
+                LastHardChange = tracked.HardChangeAt,
+                FailingSince = tracked.FailingSince,
+                Flapping = tracked.Flapping,
+                PercentStateChange = tracked.PercentStateChange,
+                OpenIncidentId = tracked.OpenIncident?.Id,
+            };
+        }
+
+        if (uptime is not null)
+        {
+            view = view with
+            {
+                Uptime24h = uptime.Percent24h,
+                Uptime7d = uptime.Percent7d,
+                Uptime30d = uptime.Percent30d,
+                AverageDurationMs24h = uptime.AverageDurationMs24h,
+            };
+        }
+
+        return view;
+    }
 
     private static CheckStatusView PendingView(CheckDefinition c, string source) =>
         new(c.Name, c.Kind, Pending, null, null, c.Enabled ? null : "disabled", 0, null, null, source);

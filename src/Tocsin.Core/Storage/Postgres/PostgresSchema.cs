@@ -217,4 +217,12 @@ internal static class PostgresSchema
         FROM tocsin.results WHERE check_name = @check
         ORDER BY started_at DESC, id DESC LIMIT @limit;
         """;
+
+    /// <summary>One check's results with @from ≤ start &lt; @to, before the (@before_started, @before_id) position, newest first.</summary>
+    public const string SelectResultsPage = """
+        SELECT id, agent_id, check_name, kind, state, scheduled_at, started_at, finished_at, duration_ms, status_code, message, details
+        FROM tocsin.results
+        WHERE check_name = @check AND started_at >= @from AND started_at < @to AND (started_at, id) < (@before_started, @before_id)
+        ORDER BY started_at DESC, id DESC LIMIT @limit;
+        """;
 }
