@@ -14,7 +14,7 @@ namespace Tocsin.IntegrationTests.Fixtures;
 /// A real Kestrel server on 127.0.0.1 (port chosen by the OS) in the test process, for the agent's checks
 /// to aim at. Routes (GET and HEAD): <c>/ok</c> 200 "Example body"; <c>/500</c> 500;
 /// <c>/slow?ms=N&amp;tag=T</c> 200 after N ms, and <see cref="SlowRequestArrived"/>(T) completes when the
-/// request arrives.
+/// request arrives; <c>/switch/{key}</c> answers the status set by <see cref="SetSwitch"/> (200 until set).
 /// </summary>
 public sealed class TargetServer : IAsyncLifetime
 {
@@ -31,6 +31,11 @@ public sealed class TargetServer : IAsyncLifetime
 
     /// <summary>An absolute URL on this server.</summary>
     public string Url(string pathAndQuery) => new Uri(BaseAddress, pathAndQuery).AbsoluteUri;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _switches = new();
+
+    /// <summary>Sets the status code <c>/switch/{key}</c> answers (200 until set).</summary>
+    public void SetSwitch(string key, int status) => _switches[key] = status;
 
     /// <summary>Completes when a <c>/slow</c> request with <c>tag=<paramref name="tag"/></c> arrives.</summary>
     public Task SlowRequestArrived(string tag) => Arrival(tag).Task;
@@ -52,6 +57,8 @@ public sealed class TargetServer : IAsyncLifetime
         string[] getAndHead = ["GET", "HEAD"];
         app.MapMethods("/ok", getAndHead, () => Results.Text(OkBody, "text/plain; charset=utf-8"));
         app.MapMethods("/500", getAndHead, () => Results.Text("server error", "text/plain; charset=utf-8", statusCode: 500));
+        app.MapMethods("/switch/{key}", getAndHead, (string key) =>
+            Results.Text($"switch {key}", "text/plain; charset=utf-8", statusCode: _switches.GetValueOrDefault(key, 200)));
         app.MapMethods("/slow", getAndHead, async (int ms, string? tag, CancellationToken aborted) =>
         {
             if (tag is not null)
