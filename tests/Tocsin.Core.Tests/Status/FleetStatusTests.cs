@@ -212,6 +212,60 @@ public sealed class FleetStatusTests(PostgresServer server) : IClassFixture<Post
     }
 
     [Fact]
+    public async Task Result_pages_by_time_range_and_cursor_merge_central_and_local_rows_without_gaps_or_repeats()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var source = NpgsqlDataSource.Create(cs);
+        using var a = new SqliteOutbox(_folder.File("a.db"));
+        using var b = new SqliteOutbox(_folder.File("b.db"));
+        await ExportAsync(a, source, Result("x", CheckState.OK, 1), Result("x", CheckState.OK, 3), Result("x", CheckState.OK, 5));
+        await ExportAsync(b, source, Result("x", CheckState.OK, 2), Result("x", CheckState.OK, 4), Result("x", CheckState.OK, 6));
+        a.WriteBatch([Result("x", CheckState.WARNING, 7), Result("x", CheckState.WARNING, 8)]);
+        var reader = new CheckStatusReader(a, new CentralStatusReader(source), NullLogger<CheckStatusReader>.Instance);
+
+        var seconds = new List<int>();
+        ResultPosition? before = null;
+        for (int page = 0; page < 10; page++)
+        {
+            var reading = await reader.ReadResultsAsync("x", new ResultQuery(2, _t0.AddSeconds(2), _t0.AddSeconds(8), before), Ct);
+            Assert.Null(reading.FallbackReason);
+            seconds.AddRange(reading.Results.Select(r => (int)Math.Round((r.StartedAt - _t0).TotalSeconds)));
+            if (reading.Results.Count < 2)
+            {
+                break;
+            }
+
+            before = new ResultPosition(reading.Results[^1].StartedAt, reading.Results[^1].Id);
+        }
+
+        Assert.Equal([7, 6, 5, 4, 3, 2], seconds);
+    }
+
+    [Fact]
+    public async Task Fleet_view_adds_this_agents_hard_state_and_uptime_to_the_central_rows()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var source = NpgsqlDataSource.Create(cs);
+        using var a = new SqliteOutbox(_folder.File("a.db"));
+        using var b = new SqliteOutbox(_folder.File("b.db"));
+        await ExportAsync(a, source, Result("mine", CheckState.CRITICAL, 1), Result("mine", CheckState.CRITICAL, 2));
+        await ExportAsync(b, source, Result("theirs", CheckState.OK, 1));
+        var reader = new CheckStatusReader(a, new CentralStatusReader(source), NullLogger<CheckStatusReader>.Instance);
+
+        var reading = await reader.ReadChecksAsync([Check("mine") with { Thresholds = new Tocsin.State.StateThresholds(2, 1) }, Check("theirs")], Ct);
+
+        Assert.Equal(StatusReport.SourceCentral, reading.Source);
+        var mine = reading.Checks[0];
+        Assert.Equal(("CRITICAL", "CRITICAL", "HARD", 2, 0.0), (mine.SoftState, mine.HardState, mine.StateType, mine.FailureThreshold, mine.Uptime24h));
+        Assert.NotNull(mine.OpenIncidentId);
+        var theirs = reading.Checks[1];
+        Assert.Equal(("OK", b.AgentId), (theirs.State, theirs.AgentId));
+        Assert.Null(theirs.HardState);
+        Assert.Null(theirs.Uptime24h);
+        Assert.Equal(1, theirs.FailureThreshold);
+    }
+
+    [Fact]
     public async Task Unreachable_central_database_falls_back_to_the_local_outbox_marked_local_and_warns_once()
     {
         using var outbox = new SqliteOutbox(_folder.File("a.db"));
