@@ -172,6 +172,35 @@ public sealed class StatePersistenceTests : IDisposable
     }
 
     [Fact]
+    public void Hourly_aggregates_go_after_8_days_and_daily_ones_stay_for_the_30_day_uptime()
+    {
+        var time = new FakeTimeProvider(T0);
+        using var outbox = new SqliteOutbox(DatabasePath) { UptimeCacheTime = TimeSpan.Zero };
+        outbox.WriteBatch([Result("site", CheckState.OK, 0), Result("site", CheckState.CRITICAL, 60)]);
+        var collector = new Collector(outbox, new CollectorOptions(), time, NullLogger<Collector>.Instance);
+
+        time.Advance(TimeSpan.FromDays(9));
+        collector.CollectOnce();
+
+        Assert.Empty(outbox.ReadHours("site", T0.AddDays(-1)));
+        var uptime = outbox.ReadUptime(time.GetUtcNow())["site"];
+        Assert.Equal((null, null, 50.0, 0L), (uptime.Percent24h, uptime.Percent7d, uptime.Percent30d, uptime.Runs24h));
+    }
+
+    [Fact]
+    public void Uptime_figures_are_reused_within_the_cache_time()
+    {
+        using var outbox = new SqliteOutbox(DatabasePath) { UptimeCacheTime = TimeSpan.FromSeconds(10) };
+        outbox.WriteBatch([Result("site", CheckState.OK, 0)]);
+        Assert.Equal(100, outbox.ReadUptime(T0.AddSeconds(1))["site"].Percent24h);
+
+        outbox.WriteBatch([Result("site", CheckState.CRITICAL, 2)]);
+
+        Assert.Equal(100, outbox.ReadUptime(T0.AddSeconds(5))["site"].Percent24h);
+        Assert.Equal(50, outbox.ReadUptime(T0.AddMinutes(5))["site"].Percent24h);
+    }
+
+    [Fact]
     public void An_open_incident_is_kept_past_35_days()
     {
         var time = new FakeTimeProvider(T0);

@@ -94,7 +94,6 @@ internal static class SqliteSchema
                 duration_max_ms  REAL    NOT NULL,
                 PRIMARY KEY (check_name, bucket)
             ) WITHOUT ROWID;
-            CREATE INDEX ix_check_hours_bucket ON check_hours (bucket);
             CREATE TABLE check_days (
                 check_name       TEXT    NOT NULL,
                 bucket           INTEGER NOT NULL,
@@ -105,7 +104,6 @@ internal static class SqliteSchema
                 duration_max_ms  REAL    NOT NULL,
                 PRIMARY KEY (check_name, bucket)
             ) WITHOUT ROWID;
-            CREATE INDEX ix_check_days_bucket ON check_days (bucket);
 
             INSERT INTO check_hours
             SELECT check_name, started_at - started_at % 3600000, count(*), sum(state = 0), sum(state = 1), sum(duration_ms), max(duration_ms)
@@ -187,18 +185,24 @@ internal static class SqliteSchema
             duration_sum_ms = duration_sum_ms + excluded.duration_sum_ms, duration_max_ms = max(duration_max_ms, excluded.duration_max_ms);
         """;
 
-    /// <summary>Runs and up runs (OK or WARNING) per check since $hour24 (hourly buckets) and since $day7 / $day30 (daily buckets).</summary>
-    public const string SelectUptime = """
-        SELECT check_name, sum(h_runs), sum(h_up), sum(h_sum), sum(d7_runs), sum(d7_up), sum(d30_runs), sum(d30_up) FROM (
-            SELECT check_name, runs AS h_runs, ok_runs + warning_runs AS h_up, duration_sum_ms AS h_sum,
-                   0 AS d7_runs, 0 AS d7_up, 0 AS d30_runs, 0 AS d30_up
-            FROM check_hours WHERE bucket >= $hour24
-            UNION ALL
-            SELECT check_name, 0, 0, 0,
-                   CASE WHEN bucket >= $day7 THEN runs ELSE 0 END, CASE WHEN bucket >= $day7 THEN ok_runs + warning_runs ELSE 0 END,
-                   runs, ok_runs + warning_runs
-            FROM check_days WHERE bucket >= $day30)
-        GROUP BY check_name;
+    /// <summary>
+    /// Runs, up runs (OK or WARNING) and the duration sum per check since $hour24 (hourly buckets). Every check with
+    /// aggregates has a check_states row (both are written in one transaction), so the aggregates are reached by primary
+    /// key seeks per check, in check order (no sort): no index on the bucket alone, which would cost every write.
+    /// </summary>
+    public const string SelectUptimeHours = """
+        SELECT s.check_name, sum(h.runs), sum(h.ok_runs + h.warning_runs), sum(h.duration_sum_ms)
+        FROM check_states s JOIN check_hours h ON h.check_name = s.check_name AND h.bucket >= $hour24
+        GROUP BY s.check_name;
+        """;
+
+    /// <summary>Runs and up runs per check since $day7 and since $day30 (daily buckets), like <see cref="SelectUptimeHours"/>.</summary>
+    public const string SelectUptimeDays = """
+        SELECT s.check_name,
+               sum(CASE WHEN d.bucket >= $day7 THEN d.runs ELSE 0 END), sum(CASE WHEN d.bucket >= $day7 THEN d.ok_runs + d.warning_runs ELSE 0 END),
+               sum(d.runs), sum(d.ok_runs + d.warning_runs)
+        FROM check_states s JOIN check_days d ON d.check_name = s.check_name AND d.bucket >= $day30
+        GROUP BY s.check_name;
         """;
 
     public const string SelectHours = """
@@ -207,8 +211,8 @@ internal static class SqliteSchema
         """;
 
     public const string DeleteOldAggregates = """
-        DELETE FROM check_hours WHERE bucket < $cutoff;
-        DELETE FROM check_days WHERE bucket < $cutoff;
+        DELETE FROM check_hours WHERE check_name IN (SELECT check_name FROM check_states) AND bucket < $hourCutoff;
+        DELETE FROM check_days WHERE check_name IN (SELECT check_name FROM check_states) AND bucket < $cutoff;
         DELETE FROM state_changes WHERE id < $cutoffId;
         DELETE FROM incidents WHERE closed_at < $cutoff;
         """;
