@@ -44,7 +44,7 @@ internal static class AgentHost
         FailPoints.LogActive(loggers.CreateLogger(typeof(FailPoints).FullName!));
         AuthSetup.LogAccessAtStart(loggers.CreateLogger(typeof(AuthSetup).FullName!), urls, config.WebAuth);
         app.UseTocsinAccess();
-        app.MapTocsinApi();
+        app.MapTocsinApi(write => write.RequireAuthorization(AuthSetup.WritePolicy));
         app.MapTocsinMetrics();
         app.MapTocsinPrivate();
         app.MapSlapOs();

@@ -32,12 +32,6 @@ public static class ApiEndpoints
     public const string NextCursorHeader = "X-Tocsin-Next-Cursor";
 
     /// <summary>
-    /// Name of the authorization policy meant for the write endpoints (<c>POST /api/v1/checks/{name}/run</c>): pass
-    /// <c>write =&gt; write.RequireAuthorization(ApiEndpoints.WritePolicy)</c> as <c>configureWrite</c> once the policy exists.
-    /// </summary>
-    public const string WritePolicy = "tocsin-write";
-
-    /// <summary>
     /// Maps the API under <c>/api/v1</c>, every answer JSON and every error RFC 9457 <c>application/problem+json</c>
     /// (<c>{"type","title","status","detail"}</c>, plus <c>"parameter"</c> naming a bad query parameter):
     /// <list type="bullet">
@@ -59,7 +53,8 @@ public static class ApiEndpoints
     /// <see cref="SqliteOutbox"/> and <see cref="ResultWriter"/> in services, and the <see cref="Scheduler"/> for the run endpoint.
     /// </summary>
     /// <param name="endpoints">Where to map.</param>
-    /// <param name="configureWrite">Applied to the route group of the write endpoints (e.g. to require authorization), or null.</param>
+    /// <param name="configureWrite">Applied to the route group of the write endpoints, or null: <c>tocsin start</c> passes
+    /// <c>write =&gt; write.RequireAuthorization(AuthSetup.WritePolicy)</c>, so they need credentials when <c>web.auth</c> is set.</param>
     public static IEndpointRouteBuilder MapTocsinApi(this IEndpointRouteBuilder endpoints, Action<RouteGroupBuilder>? configureWrite = null)
     {
         var api = endpoints.MapGroup("/api/v1");
@@ -233,7 +228,7 @@ public static class ApiEndpoints
             return TypedResults.Ok(ExportStatusView.From(status, config.ExternalDatabaseUri, time.GetUtcNow()));
         });
 
-        // Write endpoints: one group, so authorization can be required of all of them at once (see WritePolicy).
+        // Write endpoints: one group, so authorization is required of all of them at once (configureWrite, AuthSetup.WritePolicy).
         var write = api.MapGroup("").WithMetadata(new WriteEndpointAttribute());
         configureWrite?.Invoke(write);
         write.MapPost("/checks/{name}/run", Results<Accepted<RunAccepted>, ProblemHttpResult> (string name, HttpContext context, TocsinConfig config) =>

@@ -234,3 +234,52 @@ public sealed class StateApiTests(StateAgent agent) : IClassFixture<StateAgent>
         Assert.NotNull(paths["/api/v1/checks/{name}/run"]!["post"]);
     }
 }
+
+/// <summary><c>POST /api/v1/checks/{name}/run</c> behind <c>web.auth</c> (the agent of <see cref="WebOpsTests"/>).</summary>
+public sealed class RunNowAuthTests(OpsAgent agent) : IClassFixture<OpsAgent>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static Uri RunUri => new($"/api/v1/checks/{Uri.EscapeDataString(OpsAgent.TcpCheck)}/run", UriKind.Relative);
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Bearer not-the-token")]
+    [InlineData("Basic YWRtaW46d3Jvbmc=")]
+    public async Task Run_now_without_right_credentials_is_401_and_runs_nothing(string? authorization)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, RunUri);
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+
+        using var response = await agent.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Null(response.Headers.Location);
+    }
+
+    [Fact]
+    public async Task Run_now_with_the_token_is_accepted()
+    {
+        HttpStatusCode status = 0;
+        for (int attempt = 0; attempt < 20; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, RunUri);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", agent.Token);
+            using var response = await agent.Http.SendAsync(request, Ct);
+            status = response.StatusCode;
+            if (status != HttpStatusCode.Conflict)
+            {
+                Assert.NotNull(response.Headers.Location);
+                break;
+            }
+
+            await Task.Delay(100, Ct); // a scheduled run of the check was going
+        }
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+    }
+}
