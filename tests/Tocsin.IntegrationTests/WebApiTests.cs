@@ -9,68 +9,10 @@ namespace Tocsin.IntegrationTests;
 /// terminal, running three checks every second: one named like seed 004's (<c>GET http://host/path</c>, with
 /// spaces, slashes and a literal <c>%2F</c>), one against a 500, and a tcp check.
 /// </summary>
-public sealed class RunningAgent : IAsyncLifetime
+public sealed class RunningAgent : ThreeCheckAgent
 {
-    private readonly TempFolder _folder = new();
-    private TargetServer? _target;
-
-    public TocsinProcess Agent { get; private set; } = null!;
-
-    public HttpClient Http { get; private set; } = null!;
-
-    public string OkCheck { get; private set; } = null!;
-
-    public string[] CheckNames { get; private set; } = [];
-
-    public const string FailingCheck = "failing 500";
-
-    public const string TcpCheck = "target port";
-
-    public async ValueTask InitializeAsync()
-    {
-        try
-        {
-            await StartAsync();
-        }
-        catch
-        {
-            await DisposeAsync();
-            throw;
-        }
-    }
-
-    private async Task StartAsync()
-    {
-        _target = await TargetServer.StartAsync();
-        // Spaces and slashes, and a literal "%2F" of an encoded query, as seed 004 names ("METHOD url") may hold.
-        OkCheck = "GET " + _target.Url("/ok?q=a%2Fb");
-        CheckNames = [OkCheck, FailingCheck, TcpCheck];
-        string config = AgentConfig.Write(
-            _folder,
-            AgentConfig.Http(OkCheck, _target.Url("/ok?q=a%2Fb")),
-            AgentConfig.Http(FailingCheck, _target.Url("/500")),
-            AgentConfig.Tcp(TcpCheck, _target.Port));
-        Agent = TocsinProcess.Start(_folder.Path, ["start", "--config-path", config, "--urls", "http://127.0.0.1:0"]);
-        Http = new HttpClient { BaseAddress = await Agent.ListeningAddressAsync(TimeSpan.FromSeconds(30)), Timeout = TimeSpan.FromSeconds(30) };
-        string outbox = AgentConfig.OutboxPath(_folder);
-        await Poll.UntilAsync(() => OutboxFile.FewestResults(outbox, CheckNames), n => n >= 2, TimeSpan.FromSeconds(30), "two results of every check", () => Agent.Output);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        Http?.Dispose();
-        if (Agent is not null)
-        {
-            await Agent.DisposeAsync();
-        }
-
-        if (_target is not null)
-        {
-            await _target.DisposeAsync();
-        }
-
-        _folder.Dispose();
-    }
+    // Spaces and slashes, and a literal "%2F" of an encoded query, as seed 004 names ("METHOD url") may hold.
+    protected override string OkPath => "/ok?q=a%2Fb";
 }
 
 /// <summary>The web API of a running agent.</summary>

@@ -11,92 +11,42 @@ namespace Tocsin.IntegrationTests;
 /// whose password was piped on stdin), <c>web.title</c> and <c>web.relatedMonitors</c>, running three checks every
 /// second: an http check named like seed 004's (slashes), one against a 500, and a tcp check.
 /// </summary>
-public sealed class OpsAgent : IAsyncLifetime
+public sealed class OpsAgent : ThreeCheckAgent
 {
-    public const string FailingCheck = "failing 500";
-    public const string TcpCheck = "target port";
     public const string UserName = "admin";
     public const string Password = "correct horse battery staple";
     public const string Title = "KVM Monitoring interface";
     public const string RelatedMonitor = "https://other-monitor.example.org/";
 
-    private readonly TempFolder _folder = new();
-    private TargetServer? _target;
-
-    public TocsinProcess Agent { get; private set; } = null!;
-
-    public HttpClient Http { get; private set; } = null!;
+    private string _tokenSha256 = null!;
+    private string _passwordHash = null!;
 
     public string Token { get; private set; } = null!;
 
-    public string OkCheck { get; private set; } = null!;
+    protected override string OkPath => "/ok";
 
-    public string[] CheckNames { get; private set; } = [];
-
-    public string OutboxPath => AgentConfig.OutboxPath(_folder);
-
-    public async ValueTask InitializeAsync()
+    protected override async Task PrepareAsync()
     {
-        try
-        {
-            await StartAsync();
-        }
-        catch
-        {
-            await DisposeAsync();
-            throw;
-        }
-    }
-
-    private async Task StartAsync()
-    {
-        var tokenRun = await TocsinProcess.RunAsync(_folder.Path, "auth", "hash", "--token");
+        var tokenRun = await TocsinProcess.RunAsync(Folder.Path, "auth", "hash", "--token");
         Assert.True(tokenRun.ExitCode == 0, tokenRun.ToString());
         var lines = tokenRun.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Token = lines.Single(l => l.StartsWith("token: ", StringComparison.Ordinal))["token: ".Length..];
-        string sha = lines.Single(l => l.StartsWith("tokenSha256: ", StringComparison.Ordinal))["tokenSha256: ".Length..];
-        var hashRun = await TocsinProcess.RunWithInputAsync(_folder.Path, Password + "\n", "auth", "hash");
+        _tokenSha256 = lines.Single(l => l.StartsWith("tokenSha256: ", StringComparison.Ordinal))["tokenSha256: ".Length..];
+        var hashRun = await TocsinProcess.RunWithInputAsync(Folder.Path, Password + "\n", "auth", "hash");
         Assert.True(hashRun.ExitCode == 0, hashRun.ToString());
-        string hash = hashRun.Stdout.Trim();
-
-        _target = await TargetServer.StartAsync();
-        OkCheck = "GET " + _target.Url("/ok");
-        CheckNames = [OkCheck, FailingCheck, TcpCheck];
-        string config = AgentConfig.Write(
-            _folder,
-            AgentConfig.Http(OkCheck, _target.Url("/ok")),
-            AgentConfig.Http(FailingCheck, _target.Url("/500")),
-            AgentConfig.Tcp(TcpCheck, _target.Port));
-        AgentConfig.Edit(config, root =>
-        {
-            var web = root["web"]!.AsObject();
-            web["title"] = Title;
-            web["relatedMonitors"] = new JsonArray(RelatedMonitor);
-            web["auth"] = new JsonObject
-            {
-                ["tokens"] = new JsonArray(new JsonObject { ["name"] = "ops", ["tokenSha256"] = sha }),
-                ["users"] = new JsonArray(new JsonObject { ["name"] = UserName, ["passwordHash"] = hash }),
-            };
-        });
-        Agent = TocsinProcess.Start(_folder.Path, ["start", "--config-path", config, "--urls", "http://127.0.0.1:0"]);
-        Http = new HttpClient { BaseAddress = await Agent.ListeningAddressAsync(TimeSpan.FromSeconds(30)), Timeout = TimeSpan.FromSeconds(30) };
-        await Poll.UntilAsync(() => OutboxFile.FewestResults(OutboxPath, CheckNames), n => n >= 2, TimeSpan.FromSeconds(30), "two results of every check", () => Agent.Output);
+        _passwordHash = hashRun.Stdout.Trim();
     }
 
-    public async ValueTask DisposeAsync()
+    protected override void Configure(JsonObject root)
     {
-        Http?.Dispose();
-        if (Agent is not null)
+        var web = root["web"]!.AsObject();
+        web["title"] = Title;
+        web["relatedMonitors"] = new JsonArray(RelatedMonitor);
+        web["auth"] = new JsonObject
         {
-            await Agent.DisposeAsync();
-        }
-
-        if (_target is not null)
-        {
-            await _target.DisposeAsync();
-        }
-
-        _folder.Dispose();
+            ["tokens"] = new JsonArray(new JsonObject { ["name"] = "ops", ["tokenSha256"] = _tokenSha256 }),
+            ["users"] = new JsonArray(new JsonObject { ["name"] = UserName, ["passwordHash"] = _passwordHash }),
+        };
     }
 }
 
