@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Tocsin.Export;
 using Tocsin.Fleet;
 using Tocsin.Scheduling;
@@ -13,7 +15,7 @@ namespace Tocsin;
 /// exits; then the exporter makes one last attempt, bounded by <see cref="FinalExportBudget"/>, to send
 /// what waits (what it cannot send stays in the outbox for the next start).
 /// </summary>
-public sealed class Agent : IHostedService, IDisposable
+public sealed partial class Agent : IHostedService, IDisposable
 {
     private readonly Scheduler _scheduler;
     private readonly ResultWriter _writer;
@@ -25,10 +27,15 @@ public sealed class Agent : IHostedService, IDisposable
     private Task? _running;
     private Task? _collecting;
     private Task? _exporting;
+    private readonly ILogger _logger;
 
-    /// <summary>Creates the agent; <paramref name="exporter"/> and <paramref name="fleet"/> are null when no central database is configured.</summary>
-    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector, Exporter? exporter = null, AgentFleet? fleet = null)
+    /// <summary>
+    /// Creates the agent; <paramref name="exporter"/> and <paramref name="fleet"/> are null when no central database is
+    /// configured; <paramref name="logger"/> receives a critical line if the scheduler's loop ever dies.
+    /// </summary>
+    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector, Exporter? exporter = null, AgentFleet? fleet = null, ILogger<Agent>? logger = null)
     {
+        _logger = logger ?? NullLogger<Agent>.Instance;
         _fleet = fleet;
         _scheduler = scheduler;
         _writer = writer;
@@ -59,6 +66,9 @@ public sealed class Agent : IHostedService, IDisposable
         }
 
         _running = Task.Run(() => _scheduler.RunAsync(_stopping.Token), CancellationToken.None);
+        _ = _running.ContinueWith(
+            t => LogSchedulerDied(_logger, t.Exception!),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _collecting = Task.Run(() => _collector.RunAsync(_stopping.Token), CancellationToken.None);
         if (_exporter is not null)
         {
@@ -100,4 +110,7 @@ public sealed class Agent : IHostedService, IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _stopping.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The scheduler stopped unexpectedly: no check runs until tocsin is restarted (/readyz answers 503)")]
+    private static partial void LogSchedulerDied(ILogger logger, Exception ex);
 }

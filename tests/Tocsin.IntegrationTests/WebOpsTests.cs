@@ -331,6 +331,9 @@ public sealed class WebOpsStartTests
         Assert.Contains("not running", (string)body["scheduler"]!["error"]!, StringComparison.Ordinal);
         Assert.True((bool)body["outbox"]!["ok"]!);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        var died = agent.FindLog("The scheduler stopped unexpectedly");
+        Assert.True(died is not null, agent.Output);
+        Assert.Equal("Critical", died.Value.GetProperty("LogLevel").GetString());
     }
 
     [Fact]
