@@ -47,7 +47,7 @@ internal static class AgentHost
         app.MapTocsinApi(write => write.RequireAuthorization(AuthSetup.WritePolicy));
         app.MapTocsinMetrics();
         app.MapTocsinPrivate();
-        app.MapSlapOs();
+        app.MapSlapOs(write => write.RequireAuthorization(AuthSetup.WritePolicy));
         app.MapOpenApi();
         return app;
     }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tocsin.Configuration;
+using Tocsin.Scheduling;
 using Tocsin.Status;
 using Tocsin.Storage.Sqlite;
 
@@ -35,8 +36,44 @@ public static class SlapOsEndpoints
     /// the path has more segments (e.g. <c>/public/a/b.status.json</c>). Needs <see cref="TocsinConfig"/> and
     /// <see cref="SqliteOutbox"/> in services (and uses the <see cref="CheckStatusReader"/> when registered).
     /// </summary>
-    public static IEndpointRouteBuilder MapSlapOs(this IEndpointRouteBuilder endpoints)
+    /// <param name="endpoints">Where to map.</param>
+    /// <param name="configureWrite">Applied to <c>POST /cgi-bin/monitor-run-promise.cgi</c> (it runs a check), or null:
+    /// <c>tocsin start</c> passes <c>write =&gt; write.RequireAuthorization(AuthSetup.WritePolicy)</c>.</param>
+    /// <remarks>
+    /// Also maps seed 003's rerun, <c>POST /cgi-bin/monitor-run-promise.cgi?service={name}</c>: runs the check now
+    /// (<see cref="Scheduler.RunNow"/>) and answers 204, also when a run of it is already going (that run brings the
+    /// fresh result, as seed 003 skipped a promise whose pid was alive); 400 when <c>service</c> is missing or, for a
+    /// name no check has, holds <c>/</c>, <c>\</c>, <c>..</c> or a control character; 404 for another unknown name;
+    /// 409 for a disabled check; 503 while the agent stops.
+    /// </remarks>
+    public static IEndpointRouteBuilder MapSlapOs(this IEndpointRouteBuilder endpoints, Action<IEndpointConventionBuilder>? configureWrite = null)
     {
+        var rerun = endpoints.MapPost("/cgi-bin/monitor-run-promise.cgi", IResult (HttpContext context, TocsinConfig config) =>
+        {
+            string? name = context.Request.Query["service"];
+            if (string.IsNullOrEmpty(name))
+            {
+                return TypedResults.BadRequest(new ProblemBody("service is required", "POST /cgi-bin/monitor-run-promise.cgi?service=<check name>"));
+            }
+
+            var check = config.Checks.FirstOrDefault(c => c.Name == name);
+            if (check is null)
+            {
+                return IsSuspicious(name)
+                    ? TypedResults.BadRequest(new ProblemBody("invalid check name", "a check name here cannot hold '/', '\\', '..' or control characters unless a check is named so"))
+                    : TypedResults.NotFound(ProblemBody.UnknownCheck(name));
+            }
+
+            var scheduler = context.RequestServices.GetService<Scheduler>();
+            return scheduler?.RunNow(name).Status switch
+            {
+                RunNowStatus.Started or RunNowStatus.AlreadyRunning => TypedResults.NoContent(),
+                RunNowStatus.Disabled => TypedResults.Conflict(new ProblemBody("check is disabled", $"\"{name}\" has \"enabled\": false in the configuration")),
+                _ => TypedResults.Json(new ProblemBody("not running checks", "the agent is stopping or has no scheduler"), statusCode: StatusCodes.Status503ServiceUnavailable),
+            };
+        }).WithMetadata(new WriteEndpointAttribute());
+        configureWrite?.Invoke(rerun);
+
         endpoints.MapGet("/monitor.haljson", (HttpContext context, TocsinConfig config) =>
             TypedResults.Json(BuildIndex(config, context.Request.PathBase), contentType: HalJson));
 
@@ -54,8 +91,7 @@ public static class SlapOsEndpoints
             var check = config.Checks.FirstOrDefault(c => c.Name == name);
             if (check is null)
             {
-                return name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal)
-                    || name.Contains("..", StringComparison.Ordinal) || name.Any(char.IsControl)
+                return IsSuspicious(name)
                     ? TypedResults.BadRequest(new ProblemBody("invalid check name", "a check name here cannot hold '/', '\\', '..' or control characters unless a check is named so"))
                     : TypedResults.NotFound(ProblemBody.UnknownCheck(name));
             }
@@ -67,6 +103,10 @@ public static class SlapOsEndpoints
         });
         return endpoints;
     }
+
+    private static bool IsSuspicious(string name) =>
+        name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal)
+        || name.Contains("..", StringComparison.Ordinal) || name.Any(char.IsControl);
 
     /// <summary>The HAL index of every configured check, links relative to the server root (<paramref name="pathBase"/>).</summary>
     public static HalIndex BuildIndex(TocsinConfig config, PathString pathBase)
