@@ -48,6 +48,7 @@ internal static class AgentHost
         app.MapTocsinMetrics();
         app.MapTocsinPrivate();
         app.MapSlapOs(write => write.RequireAuthorization(AuthSetup.WritePolicy));
+        app.MapFeeds();
         app.MapOpenApi();
         return app;
     }
