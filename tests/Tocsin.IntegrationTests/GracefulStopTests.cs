@@ -89,6 +89,28 @@ public sealed class GracefulStopTests
         Assert.Empty(OutboxFile.Results(outbox, slowName));
     }
 
+    [Fact]
+    public async Task Signal_while_starting_stops_cleanly_with_exit_0()
+    {
+        // A central database that accepts connections and never answers holds the start in the fleet join (up to 5 s),
+        // before the web server listens: the signal arrives while the host is still starting.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        int port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        using var folder = new TempFolder();
+        string config = AgentConfig.Write(folder, AgentConfig.Tcp("port", port, "10s"));
+        AgentConfig.Edit(config, root => root["externalDatabaseUri"] = $"postgresql://tocsin:pw@127.0.0.1:{port}/tocsin?connect_timeout=4");
+
+        await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config]);
+        await Task.Delay(1500, TestContext.Current.CancellationToken);
+        Assert.Null(agent.FindLog("Now listening on: "));
+        agent.Signal("TERM");
+
+        int code = await agent.WaitForExitAsync(TimeSpan.FromSeconds(45));
+        Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
+        Assert.DoesNotContain("Unhandled exception", agent.Stderr, StringComparison.Ordinal);
+    }
+
     private static long Number(JsonElement e) =>
         e.ValueKind == JsonValueKind.Number ? e.GetInt64() : long.Parse(e.GetString()!, CultureInfo.InvariantCulture);
 }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 using Tocsin.Checks;
 using Tocsin.Configuration;
@@ -50,9 +51,17 @@ internal static class StartCommand
 
             string listen = parse.GetValue(urls) ?? config.WebUrls;
             await using var app = AgentHost.Build(config, outbox, listen, level, parse.GetValue(systemd));
+            var stopping = app.Lifetime.ApplicationStopping;
             try
             {
-                await app.RunAsync().ConfigureAwait(false);
+                await app.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // SIGTERM/SIGINT while starting: the host gave up its start; stop what did start (the results already
+                // made are written, the last export attempt runs) and exit as a requested stop does.
+                await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                return 0;
             }
             catch (IOException ex) when (ex.InnerException is SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
             {
@@ -60,6 +69,8 @@ internal static class StartCommand
                 return 69;
             }
 
+            // Until SIGTERM/SIGINT (or a stop from inside), then a graceful stop of everything.
+            await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
             return 0;
         });
         return cmd;
