@@ -28,14 +28,17 @@ public sealed partial class Agent : IHostedService, IDisposable
     private Task? _collecting;
     private Task? _exporting;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
     /// <summary>
     /// Creates the agent; <paramref name="exporter"/> and <paramref name="fleet"/> are null when no central database is
-    /// configured; <paramref name="logger"/> receives a critical line if the scheduler's loop ever dies.
+    /// configured; <paramref name="logger"/> receives a critical line if the scheduler's loop ever dies; <paramref name="time"/>
+    /// times the fleet join budget (default: the system clock).
     /// </summary>
-    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector, Exporter? exporter = null, AgentFleet? fleet = null, ILogger<Agent>? logger = null)
+    public Agent(Scheduler scheduler, ResultWriter writer, Collector collector, Exporter? exporter = null, AgentFleet? fleet = null, ILogger<Agent>? logger = null, TimeProvider? time = null)
     {
         _logger = logger ?? NullLogger<Agent>.Instance;
+        _time = time ?? TimeProvider.System;
         _fleet = fleet;
         _scheduler = scheduler;
         _writer = writer;
@@ -58,11 +61,33 @@ public sealed partial class Agent : IHostedService, IDisposable
         _writer.Start();
         if (_fleet is not null)
         {
-            // Know the other agents before the first run, but never wait more than a few seconds for PostgreSQL.
-            using var join = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            join.CancelAfter(FleetJoinBudget);
-            await _fleet.JoinAsync(join.Token).ConfigureAwait(false);
-            _beating = Task.Run(() => _fleet.RunAsync(_stopping.Token), CancellationToken.None);
+            // Know the other agents before the first run, but never wait more than a few seconds for PostgreSQL. The
+            // budget is enforced here too: a server that accepts and never answers keeps Npgsql opening until its own
+            // connect timeout whatever the token says. The join then goes on in the background and the heartbeats
+            // follow it (meanwhile this agent runs every check: a duplicate rather than a gap).
+            var join = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            join.CancelAfter(FleetJoinBudget); // the token's own timer: Npgsql honours it where it can
+            var joining = _fleet.JoinAsync(join.Token);
+            try
+            {
+                await joining.WaitAsync(FleetJoinBudget, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                LogJoinSlow(_logger, FleetJoinBudget);
+            }
+
+            _beating = Task.Run(
+                async () =>
+                {
+                    using (join)
+                    {
+                        await joining.ConfigureAwait(false);
+                    }
+
+                    await _fleet.RunAsync(_stopping.Token).ConfigureAwait(false);
+                },
+                CancellationToken.None);
         }
 
         _running = Task.Run(() => _scheduler.RunAsync(_stopping.Token), CancellationToken.None);
@@ -86,20 +111,24 @@ public sealed partial class Agent : IHostedService, IDisposable
         }
 
         await _writer.StopAsync().ConfigureAwait(false);
+
+        // What talks to PostgreSQL gets a bounded wait: a server that accepts and never answers keeps Npgsql
+        // opening until its connect timeout whatever the tokens say, and the stop must not wait for that. The
+        // results are safe in the outbox either way.
         if (_beating is not null)
         {
             // Leaves the fleet: the other agents take this agent's checks at their next heartbeat.
-            await _beating.ConfigureAwait(false);
+            await WaitBoundedAsync(_beating, FleetJoinBudget, "leaving the fleet").ConfigureAwait(false);
         }
 
         if (_exporting is not null)
         {
-            await _exporting.ConfigureAwait(false);
+            await WaitBoundedAsync(_exporting, FinalExportBudget, "the export in progress").ConfigureAwait(false);
         }
 
         if (_exporter is not null)
         {
-            await _exporter.FlushAsync(FinalExportBudget).ConfigureAwait(false);
+            await WaitBoundedAsync(_exporter.FlushAsync(FinalExportBudget), FinalExportBudget + TimeSpan.FromSeconds(1), "the last export").ConfigureAwait(false);
         }
 
         if (_collecting is not null)
@@ -108,8 +137,26 @@ public sealed partial class Agent : IHostedService, IDisposable
         }
     }
 
+    private async Task WaitBoundedAsync(Task task, TimeSpan budget, string what)
+    {
+        try
+        {
+            await task.WaitAsync(budget, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogStopNotWaiting(_logger, what, budget);
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose() => _stopping.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping without waiting more than {Budget} for {What}: the central database does not answer; unexported results stay in the outbox for the next start")]
+    private static partial void LogStopNotWaiting(ILogger logger, string what, TimeSpan budget);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The central database did not answer the fleet join within {Budget}; checks start now, all of them on this agent until a heartbeat succeeds")]
+    private static partial void LogJoinSlow(ILogger logger, TimeSpan budget);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "The scheduler stopped unexpectedly: no check runs until tocsin is restarted (/readyz answers 503)")]
     private static partial void LogSchedulerDied(ILogger logger, Exception ex);

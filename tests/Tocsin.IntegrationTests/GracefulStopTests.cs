@@ -111,6 +111,26 @@ public sealed class GracefulStopTests
         Assert.DoesNotContain("Unhandled exception", agent.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Central_database_that_never_answers_delays_the_first_runs_by_the_join_budget_only()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        int port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        using var folder = new TempFolder();
+        string config = AgentConfig.Write(folder, AgentConfig.Tcp("port", port));
+        AgentConfig.Edit(config, root => root["externalDatabaseUri"] = $"postgresql://tocsin:pw@127.0.0.1:{port}/tocsin?connect_timeout=60");
+
+        await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config]);
+
+        // Npgsql would keep opening for 60 s; the agent waits its 5 s join budget, then checks (and listens).
+        await Poll.UntilAsync(() => OutboxFile.CountResults(AgentConfig.OutboxPath(folder)), n => n >= 1, TimeSpan.FromSeconds(20), "a first result", () => agent.Output);
+        Assert.NotNull(agent.FindLog("The central database did not answer the fleet join within"));
+        agent.Signal("TERM");
+        int code = await agent.WaitForExitAsync(TimeSpan.FromSeconds(90));
+        Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{agent.Output}");
+    }
+
     private static long Number(JsonElement e) =>
         e.ValueKind == JsonValueKind.Number ? e.GetInt64() : long.Parse(e.GetString()!, CultureInfo.InvariantCulture);
 }
