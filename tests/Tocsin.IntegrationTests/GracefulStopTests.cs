@@ -102,7 +102,12 @@ public sealed class GracefulStopTests
         AgentConfig.Edit(config, root => root["externalDatabaseUri"] = $"postgresql://tocsin:pw@127.0.0.1:{port}/tocsin?connect_timeout=4");
 
         await using var agent = TocsinProcess.Start(folder.Path, ["start", "--config-path", config]);
-        await Task.Delay(1500, TestContext.Current.CancellationToken);
+
+        // The fleet join's connection arriving at the silent port means the host is starting (its signal handlers
+        // are registered before the hosted services start). A fixed delay was not enough on a loaded machine: the
+        // signal came before the runtime had started and the process died of it (exit 143).
+        using var joining = await silent.AcceptTcpClientAsync(TestContext.Current.CancellationToken).AsTask()
+            .WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
         Assert.Null(agent.FindLog("Now listening on: "));
         agent.Signal("TERM");
 
