@@ -1,0 +1,310 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using System.Web;
+using Tocsin.IntegrationTests.Fixtures;
+
+namespace Tocsin.IntegrationTests;
+
+/// <summary>
+/// One <c>tocsin start</c> child for the dashboard's browser tests, with three checks: <see cref="OkCheck"/> (http to a
+/// <see cref="TargetServer"/>'s <c>/ok</c>, tag <c>web</c>, every 5 s), <see cref="FailingCheck"/> (tcp to a closed
+/// loopback port, tag <c>db</c>, every 2 s) and <see cref="PublicCheck"/> (http to <c>/ok</c>, tag <c>web</c>, every 2 s,
+/// <c>"public": true</c>). Ready once each has two results.
+/// </summary>
+public sealed class DashboardAgent : IAsyncLifetime
+{
+    public const string OkCheck = "web home";
+    public const string FailingCheck = "db port";
+    public const string PublicCheck = "public site";
+    public const string OkTag = "web";
+    public const string FailingTag = "db";
+
+    private readonly TempFolder _folder = new();
+    private TargetServer? _target;
+
+    public TocsinProcess Agent { get; private set; } = null!;
+
+    /// <summary>The agent's web address, e.g. <c>http://127.0.0.1:40123/</c>.</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>A client of the agent's API, to cross-check what the pages show.</summary>
+    public HttpClient Http { get; private set; } = null!;
+
+    public string OkUrl => _target!.Url("/ok");
+
+    /// <summary>An absolute URL on the agent for <paramref name="pathAndQuery"/>.</summary>
+    public Uri Page(string pathAndQuery) => new(Address, pathAndQuery);
+
+    public async ValueTask InitializeAsync()
+    {
+        try
+        {
+            _target = await TargetServer.StartAsync();
+            int closedPort = ClosedPort();
+            var ok = AgentConfig.Http(OkCheck, OkUrl, interval: "5s");
+            ok["tags"] = new JsonArray(OkTag);
+            var failing = AgentConfig.Tcp(FailingCheck, closedPort, interval: "2s");
+            failing["tags"] = new JsonArray(FailingTag);
+            var open = AgentConfig.Http(PublicCheck, _target.Url("/ok"), interval: "2s");
+            open["tags"] = new JsonArray(OkTag);
+            open["public"] = true;
+            string config = AgentConfig.Write(_folder, ok, failing, open);
+            Agent = TocsinProcess.Start(_folder.Path, ["start", "--config-path", config, "--urls", "http://127.0.0.1:0"]);
+            Address = await Agent.ListeningAddressAsync(TimeSpan.FromSeconds(30));
+            Http = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
+            await Poll.UntilAsync(
+                () => OutboxFile.FewestResults(AgentConfig.OutboxPath(_folder), [OkCheck, FailingCheck, PublicCheck]),
+                n => n >= 2, TimeSpan.FromSeconds(40), "two results of every check", () => Agent.Output);
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The results of a check from the API (newest first, at most 1000).</summary>
+    public async Task<JsonArray> ResultsAsync(string check) =>
+        JsonNode.Parse(await Http.GetStringAsync(new Uri($"/api/v1/checks/{Uri.EscapeDataString(check)}/results?limit=1000", UriKind.Relative), TestContext.Current.CancellationToken))!.AsArray();
+
+    /// <summary>The incidents of a check from the API.</summary>
+    public async Task<JsonArray> IncidentsAsync(string check) =>
+        JsonNode.Parse(await Http.GetStringAsync(new Uri($"/api/v1/incidents?check={Uri.EscapeDataString(check)}", UriKind.Relative), TestContext.Current.CancellationToken))!.AsArray();
+
+    /// <summary>The id of the newest incident of <paramref name="check"/>, once the API has one (at most 30 s).</summary>
+    public async Task<string> FirstIncidentIdAsync(string check)
+    {
+        var end = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var incidents = await IncidentsAsync(check);
+            if (incidents.Count > 0)
+            {
+                return (string)incidents[0]!["id"]!;
+            }
+
+            if (DateTime.UtcNow > end)
+            {
+                throw new TimeoutException($"No incident of \"{check}\" after 30 s.{Environment.NewLine}{Agent.Output}");
+            }
+
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http?.Dispose();
+        if (Agent is not null)
+        {
+            await Agent.DisposeAsync();
+        }
+
+        if (_target is not null)
+        {
+            await _target.DisposeAsync();
+        }
+
+        _folder.Dispose();
+    }
+
+    /// <summary>A loopback port nothing listens on (bound by the OS, then released).</summary>
+    private static int ClosedPort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
+
+/// <summary>
+/// The dashboard in a real headless Chromium (issue 5): the overview lists the checks by tag with their states, a
+/// check's page has the response-time chart, its results and incidents, and "run now" adds a result; the incidents
+/// page and the public status page. Screenshots: <c>screenshots/DashboardBrowserTests/&lt;test&gt;/*.png</c> in the test output.
+/// </summary>
+public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<DashboardAgent>, IDisposable
+{
+    private readonly Browser _browser = Browser.Start();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>The overview's check rows as the browser sees them, read in one script.</summary>
+    private List<CheckRow> OverviewRows()
+    {
+        var rows = _browser.Evaluate("""
+            Array.from(document.querySelectorAll('tr.check')).map(r => {
+              const group = r.closest('section.group');
+              const link = r.querySelector('a.check-link');
+              const badge = r.querySelector('span.state');
+              return {
+                check: r.getAttribute('data-check'),
+                state: r.getAttribute('data-state'),
+                tag: group ? group.getAttribute('data-tag') : null,
+                href: link ? link.getAttribute('href') : null,
+                badge: badge ? badge.textContent.trim() : null,
+                sparkline: !!r.querySelector('svg.sparkline'),
+              };
+            })
+            """)!.AsArray();
+        return rows.Select(r => new CheckRow(
+            (string?)r!["check"], (string?)r["state"], (string?)r["tag"], (string?)r["href"], (string?)r["badge"], (bool)r["sparkline"]!)).ToList();
+    }
+
+    private static string CheckPath(string name) => "/checks/" + Uri.EscapeDataString(name);
+
+    [Fact]
+    public void Overview_lists_every_check_by_tag_the_failing_one_CRITICAL_the_working_one_OK_with_a_sparkline()
+    {
+        _browser.Open(agent.Page("/"));
+        _browser.WaitFor("tr.check");
+        var rows = OverviewRows();
+        _browser.Screenshot("overview");
+
+        Assert.Equal(
+            [DashboardAgent.FailingCheck, DashboardAgent.PublicCheck, DashboardAgent.OkCheck],
+            rows.Select(r => r.Check).Order(StringComparer.Ordinal));
+        var ok = rows.Single(r => r.Check == DashboardAgent.OkCheck);
+        var failing = rows.Single(r => r.Check == DashboardAgent.FailingCheck);
+        Assert.Equal("OK", ok.State);
+        Assert.Equal("CRITICAL", failing.State);
+        Assert.Equal(DashboardAgent.OkTag, ok.Tag);
+        Assert.Equal(DashboardAgent.FailingTag, failing.Tag);
+        Assert.Equal(CheckPath(DashboardAgent.OkCheck), ok.Href);
+        Assert.Equal(CheckPath(DashboardAgent.FailingCheck), failing.Href);
+        Assert.Contains("OK", ok.Badge, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("CRITICAL", failing.Badge, StringComparison.OrdinalIgnoreCase);
+        Assert.True(ok.Sparkline, "the OK check has results, so its row has svg.sparkline");
+        Assert.True(failing.Sparkline, "the failing check has results, so its row has svg.sparkline");
+        Assert.Equal(2, _browser.All($"section.group[data-tag=\"{DashboardAgent.OkTag}\"] tr.check").Count);
+        foreach (string input in new[] { "q", "state", "tag" })
+        {
+            _browser.One($"form#filters [name=\"{input}\"]");
+        }
+    }
+
+    [Fact]
+    public void Filter_form_narrows_the_overview_by_name_and_the_query_filters_by_state_and_tag()
+    {
+        _browser.Open(agent.Page("/"));
+        var q = _browser.WaitFor("form#filters input[name=\"q\"]");
+        q.Clear();
+        q.SendKeys(DashboardAgent.FailingCheck);
+        q.Submit();
+        _browser.Until(d => new Uri(d.Url).Query.Contains("q=", StringComparison.Ordinal), "the filter's query in the URL");
+        _browser.WaitFor("tr.check");
+
+        Assert.Equal([DashboardAgent.FailingCheck], OverviewRows().Select(r => r.Check));
+
+        _browser.Open(agent.Page("/?state=CRITICAL"));
+        _browser.WaitFor("tr.check");
+        Assert.Equal([DashboardAgent.FailingCheck], OverviewRows().Select(r => r.Check));
+
+        _browser.Open(agent.Page("/?tag=" + DashboardAgent.OkTag));
+        _browser.WaitFor("tr.check");
+        Assert.Equal(
+            [DashboardAgent.PublicCheck, DashboardAgent.OkCheck],
+            OverviewRows().Select(r => r.Check).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Clicking_a_check_opens_its_page_with_a_chart_and_run_now_adds_a_result()
+    {
+        _browser.Open(agent.Page("/"));
+        _browser.Click($"tr.check[data-check=\"{DashboardAgent.OkCheck}\"] a.check-link");
+        _browser.Until(d => d.Url.Contains("/checks/", StringComparison.Ordinal), "the check's page");
+        var heading = _browser.WaitFor("h1#check-name");
+
+        Assert.Equal(CheckPath(DashboardAgent.OkCheck), _browser.Url.AbsolutePath);
+        Assert.Equal(DashboardAgent.OkCheck, heading.Text.Trim());
+        Assert.Equal("OK", _browser.One("span#check-state").Text.Trim());
+        var chart = _browser.One("svg#duration-chart");
+        Assert.Equal("img", chart.GetAttribute("role"));
+        _browser.One("svg#duration-chart polyline.p50");
+        _browser.One("svg#duration-chart polyline.p95");
+        _browser.One("table#check-incidents");
+        string definition = _browser.One("pre#definition").Text;
+        Assert.Contains(agent.OkUrl, definition, StringComparison.Ordinal);
+
+        // Recent results: rows of real results of this check, newest first.
+        var before = ResultIds();
+        Assert.NotEmpty(before);
+        var results = await agent.ResultsAsync(DashboardAgent.OkCheck);
+        var startedAt = results.ToDictionary(r => Guid.Parse((string)r!["id"]!), r => (DateTimeOffset)r!["startedAt"]!);
+        Assert.All(before, id => Assert.True(startedAt.ContainsKey(id), $"row {id} is not a result of {DashboardAgent.OkCheck}"));
+        var times = before.Select(id => startedAt[id]).ToList();
+        Assert.Equal(times.OrderDescending(), times);
+
+        // Run now: a post form with an antiforgery token; it redirects to ?ran={result id}, and that result appears.
+        var form = _browser.One("form#run-now");
+        Assert.Equal("post", form.GetAttribute("method"), ignoreCase: true);
+        Assert.NotEmpty(_browser.All("form#run-now input[type=\"hidden\"]"));
+        _browser.Click("form#run-now button[type=\"submit\"]");
+        _browser.Until(d => new Uri(d.Url).Query.Contains("ran=", StringComparison.Ordinal), "the run-now redirect (?ran=)");
+        string? ran = HttpUtility.ParseQueryString(_browser.Url.Query)["ran"];
+        Assert.True(Guid.TryParse(ran, out var ranId), $"ran={ran} is not a result id ({_browser.Url})");
+        Assert.Equal(CheckPath(DashboardAgent.OkCheck), _browser.Url.AbsolutePath);
+        _browser.One("#run-notice");
+        Assert.DoesNotContain(ranId, before);
+
+        _browser.ReloadUntil($"table#recent-results tbody tr[data-result-id=\"{ranId}\"]");
+        _browser.Screenshot("check");
+
+        using var one = await agent.Http.GetAsync(new Uri($"/api/v1/checks/{Uri.EscapeDataString(DashboardAgent.OkCheck)}/results/{ranId}", UriKind.Relative), Ct);
+        Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+        Assert.Equal("OK", (string)JsonNode.Parse(await one.Content.ReadAsStringAsync(Ct))!["state"]!);
+        Assert.True(ResultIds().Count >= before.Count, "the run-now result was added, no row lost");
+    }
+
+    [Fact]
+    public async Task Failing_check_s_page_shows_CRITICAL_and_its_open_incident()
+    {
+        await agent.FirstIncidentIdAsync(DashboardAgent.FailingCheck); // the agent has opened it
+
+        _browser.Open(agent.Page(CheckPath(DashboardAgent.FailingCheck)));
+        _browser.WaitFor("h1#check-name");
+        _browser.Screenshot("failing-check");
+
+        Assert.Equal(DashboardAgent.FailingCheck, _browser.One("h1#check-name").Text.Trim());
+        Assert.Equal("CRITICAL", _browser.One("span#check-state").Text.Trim());
+        Assert.NotEmpty(_browser.All("table#check-incidents tbody tr"));
+    }
+
+    [Fact]
+    public async Task Incidents_page_has_a_row_for_the_failing_check_s_incident()
+    {
+        string incidentId = await agent.FirstIncidentIdAsync(DashboardAgent.FailingCheck);
+
+        _browser.Open(agent.Page("/incidents"));
+        var row = _browser.WaitFor($"table#incidents tr[data-incident-id=\"{incidentId}\"]");
+        _browser.Screenshot("incidents");
+
+        Assert.Contains(DashboardAgent.FailingCheck, row.Text, StringComparison.Ordinal);
+        Assert.All(_browser.All("table#incidents tr[data-incident-id]"), r => Assert.DoesNotContain(DashboardAgent.OkCheck, r.Text, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Status_page_lists_only_the_public_check()
+    {
+        _browser.Open(agent.Page("/status"));
+        _browser.WaitFor("[data-check]");
+        var listed = _browser.Evaluate("Array.from(document.querySelectorAll('[data-check]')).map(e => e.getAttribute('data-check'))")!
+            .AsArray().Select(n => (string?)n).Distinct().ToList();
+        _browser.Screenshot("status");
+
+        Assert.Equal([DashboardAgent.PublicCheck], listed);
+        Assert.DoesNotContain(DashboardAgent.FailingCheck, _browser.BodyText, StringComparison.Ordinal);
+        Assert.DoesNotContain(DashboardAgent.OkCheck, _browser.BodyText, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _browser.Dispose();
+
+    /// <summary>The result ids of <c>table#recent-results</c>, in page order.</summary>
+    private List<Guid> ResultIds() =>
+        _browser.Evaluate("Array.from(document.querySelectorAll('table#recent-results tbody tr[data-result-id]')).map(r => r.getAttribute('data-result-id'))")!
+            .AsArray().Select(n => Guid.Parse((string)n!)).ToList();
+
+    private sealed record CheckRow(string? Check, string? State, string? Tag, string? Href, string? Badge, bool Sparkline);
+}
