@@ -15,6 +15,7 @@ using Tocsin.Storage;
 using Tocsin.Storage.Postgres;
 using Tocsin.Storage.Sqlite;
 using Tocsin.Web;
+using Tocsin.Web.Dashboard;
 
 namespace Tocsin.Cli;
 
@@ -39,16 +40,19 @@ internal static class AgentHost
         builder.Services.AddSingleton<PrometheusMetrics>();
         builder.Services.AddTocsinAccess(config.WebAuth);
         builder.Services.AddTocsinApi();
+        builder.Services.AddTocsinDashboard();
         var app = builder.Build();
         var loggers = app.Services.GetRequiredService<ILoggerFactory>();
         FailPoints.LogActive(loggers.CreateLogger(typeof(FailPoints).FullName!));
         AuthSetup.LogAccessAtStart(loggers.CreateLogger(typeof(AuthSetup).FullName!), urls, config.WebAuth);
         app.UseTocsinAccess();
-        app.MapTocsinApi(write => write.RequireAuthorization(AuthSetup.WritePolicy));
+        // Write endpoints: credentials when web.auth is set, and never from another site's page (CSRF).
+        app.MapTocsinApi(write => write.RequireAuthorization(AuthSetup.WritePolicy).RefuseCrossOrigin());
         app.MapTocsinMetrics();
         app.MapTocsinPrivate();
-        app.MapSlapOs(write => write.RequireAuthorization(AuthSetup.WritePolicy));
+        app.MapSlapOs(write => write.RequireAuthorization(AuthSetup.WritePolicy).RefuseCrossOrigin());
         app.MapFeeds();
+        app.MapDashboard(write => write.RequireAuthorization(AuthSetup.WritePolicy));
         app.MapOpenApi();
         return app;
     }

@@ -333,14 +333,14 @@ public static class ApiEndpoints
         context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);
 
     /// <summary>
-    /// The check name of a <c>/api/v1/checks/{name}…</c> request, fully percent-decoded. Kestrel decodes the
+    /// The check name of a <c>/api/v1/checks/{name}…</c> request (or of another <paramref name="prefix"/>, such as the
+    /// dashboard's <c>/checks/</c>), fully percent-decoded. Kestrel decodes the
     /// path except <c>%2F</c>, so a route value holds an encoded slash as the text <c>%2F</c> (and an
     /// encoded <c>%2F</c>, <c>%252F</c>, the same way): names such as seed 004's <c>GET http://host/path</c>
     /// would never match. The segment is decoded once from the raw request target instead.
     /// </summary>
-    internal static string CheckName(HttpContext context, string routeValue)
+    internal static string CheckName(HttpContext context, string routeValue, string prefix = "/api/v1/checks/")
     {
-        const string Prefix = "/api/v1/checks/";
         string? raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (!routeValue.Contains('%', StringComparison.Ordinal) || raw is null)
         {
@@ -349,13 +349,13 @@ public static class ApiEndpoints
 
         int query = raw.IndexOf('?', StringComparison.Ordinal);
         string path = query < 0 ? raw : raw[..query];
-        int start = path.IndexOf(Prefix, StringComparison.OrdinalIgnoreCase);
+        int start = path.IndexOf(prefix, StringComparison.OrdinalIgnoreCase);
         if (start < 0)
         {
             return routeValue;
         }
 
-        string segment = path[(start + Prefix.Length)..];
+        string segment = path[(start + prefix.Length)..];
         int end = segment.IndexOf('/', StringComparison.Ordinal);
         return Uri.UnescapeDataString(end < 0 ? segment : segment[..end]);
     }

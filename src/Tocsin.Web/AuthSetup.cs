@@ -30,7 +30,9 @@ namespace Tocsin.Web;
 /// configured user; missing or wrong credentials get 401 with <c>WWW-Authenticate: Bearer realm="tocsin"</c> and
 /// <c>Basic realm="tocsin", charset="UTF-8"</c> and an empty body. When none is configured, the policy lets
 /// everyone through and <see cref="LogAccessAtStart"/> warns if the server listens beyond loopback.
-/// Antiforgery services and middleware are on, for the dashboard's form posts.
+/// Cross-site form posts to write endpoints are refused by <see cref="CrossOriginProtection"/> (not by antiforgery tokens,
+/// which are bound to the signed-in user: a page read anonymously could never post after the browser's Basic prompt).
+/// Antiforgery services and middleware stay registered, with in-memory keys, for anything that asks for them.
 /// </summary>
 public static partial class AuthSetup
 {

@@ -25,4 +25,23 @@ public static class Poll
 
         return last;
     }
+
+    /// <summary>As <see cref="UntilAsync{T}(Func{T}, Func{T, bool}, TimeSpan, string, Func{string}?)"/> with an asynchronous probe (e.g. an HTTP request), every <c>250 ms</c>.</summary>
+    public static async Task<T> UntilAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan deadline, string what, Func<string>? diagnostics = null)
+    {
+        var end = DateTime.UtcNow + deadline;
+        T last = await probe();
+        while (!done(last))
+        {
+            if (DateTime.UtcNow > end)
+            {
+                throw new TimeoutException($"Waited {deadline.TotalSeconds} s for {what}; last value: {last}.{Environment.NewLine}{diagnostics?.Invoke()}");
+            }
+
+            await Task.Delay(250, TestContext.Current.CancellationToken);
+            last = await probe();
+        }
+
+        return last;
+    }
 }

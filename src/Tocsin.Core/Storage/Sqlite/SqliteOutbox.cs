@@ -17,7 +17,7 @@ namespace Tocsin.Storage.Sqlite;
 /// <para>Writes go through one connection owned by the caller of <see cref="WriteBatch"/> (the
 /// <see cref="ResultWriter"/>); reads open pooled connections and may run concurrently.</para>
 /// </summary>
-public sealed class SqliteOutbox : IDisposable
+public sealed partial class SqliteOutbox : IDisposable
 {
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
@@ -484,29 +484,6 @@ public sealed class SqliteOutbox : IDisposable
     public TimeSpan UptimeCacheTime { get; init; } = TimeSpan.FromSeconds(10);
 
     private static double? Percent(long up, long runs) => runs == 0 ? null : Math.Round(100.0 * up / runs, 3);
-
-    /// <summary>
-    /// One check's hourly aggregates from <paramref name="from"/> (UTC, rounded down to the hour), oldest first: for
-    /// charts of runs, uptime and response time.
-    /// </summary>
-    /// <exception cref="SqliteException">When the read fails.</exception>
-    public IReadOnlyList<HourlyAggregate> ReadHours(string checkName, DateTimeOffset from)
-    {
-        using var c = OpenRead();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = SqliteSchema.SelectHours;
-        long ms = from.ToUnixTimeMilliseconds();
-        cmd.Parameters.AddWithValue("$check", checkName);
-        cmd.Parameters.AddWithValue("$from", ms - (ms % HourMs));
-        using var r = cmd.ExecuteReader();
-        var list = new List<HourlyAggregate>();
-        while (r.Read())
-        {
-            list.Add(new HourlyAggregate(Ms(r.GetInt64(0)), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetDouble(4), r.GetDouble(5)));
-        }
-
-        return list;
-    }
 
     /// <summary>
     /// Deletes daily aggregates whose day starts before <paramref name="cutoff"/>, hourly aggregates whose hour starts
@@ -1078,14 +1055,21 @@ public readonly record struct ResultPosition(DateTimeOffset StartedAt, Guid Id);
 /// <param name="AverageDurationMs24h">Mean run duration over the same 24 h, ms; null without runs.</param>
 public sealed record Uptime(double? Percent24h, double? Percent7d, double? Percent30d, long Runs24h, double? AverageDurationMs24h);
 
-/// <summary>One check's runs in one hour, from the hourly aggregates.</summary>
-/// <param name="Hour">Start of the hour (UTC).</param>
+/// <summary>One check's runs in one hour or one UTC day, from the hourly or daily aggregates.</summary>
+/// <param name="Start">Start of the hour or day (UTC).</param>
 /// <param name="Runs">Runs started in it.</param>
 /// <param name="OkRuns">Of which OK.</param>
 /// <param name="WarningRuns">Of which WARNING.</param>
 /// <param name="DurationSumMs">Sum of their durations, ms.</param>
 /// <param name="DurationMaxMs">Longest of them, ms.</param>
-public sealed record HourlyAggregate(DateTimeOffset Hour, long Runs, long OkRuns, long WarningRuns, double DurationSumMs, double DurationMaxMs);
+public sealed record AggregateBucket(DateTimeOffset Start, long Runs, long OkRuns, long WarningRuns, double DurationSumMs, double DurationMaxMs)
+{
+    /// <summary>Percent of runs up (OK or WARNING), or null without runs.</summary>
+    public double? UpPercent => Runs == 0 ? null : 100.0 * (OkRuns + WarningRuns) / Runs;
+
+    /// <summary>Mean run duration in ms, or null without runs.</summary>
+    public double? AverageDurationMs => Runs == 0 ? null : DurationSumMs / Runs;
+}
 
 internal readonly record struct Aggregate(long Runs, long Ok, long Warning, double SumMs, double MaxMs);
 

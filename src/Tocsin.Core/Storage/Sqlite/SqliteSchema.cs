@@ -210,6 +210,22 @@ internal static class SqliteSchema
         WHERE check_name = $check AND bucket >= $from ORDER BY bucket;
         """;
 
+    public const string SelectDays = """
+        SELECT bucket, runs, ok_runs, warning_runs, duration_sum_ms, duration_max_ms FROM check_days
+        WHERE check_name = $check AND bucket >= $from ORDER BY bucket;
+        """;
+
+    /// <summary>One check's runs with $from ≤ start &lt; $to, newest first (the caller reverses), up to $limit.</summary>
+    public const string SelectDurations = """
+        SELECT started_at, duration_ms, state FROM results
+        WHERE check_name = $check AND started_at >= $from AND started_at < $to
+        ORDER BY started_at DESC LIMIT $limit;
+        """;
+
+    public const string SelectRecentDurations = """
+        SELECT started_at, duration_ms, state FROM results WHERE check_name = $check ORDER BY started_at DESC LIMIT $limit;
+        """;
+
     public const string DeleteOldAggregates = """
         DELETE FROM check_hours WHERE check_name IN (SELECT check_name FROM check_states) AND bucket < $hourCutoff;
         DELETE FROM check_days WHERE check_name IN (SELECT check_name FROM check_states) AND bucket < $cutoff;

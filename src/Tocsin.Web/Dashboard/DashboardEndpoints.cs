@@ -1,0 +1,404 @@
+using System.Globalization;
+using System.Reflection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tocsin.Checks;
+using Tocsin.Configuration;
+using Tocsin.Scheduling;
+using Tocsin.Status;
+using Tocsin.Storage.Sqlite;
+
+namespace Tocsin.Web.Dashboard;
+
+/// <summary>
+/// The dashboard: server-rendered HTML pages (Razor components rendered per request, usable without JavaScript; a small
+/// script refreshes the content every <see cref="RefreshSeconds"/> s while the tab is visible).
+/// <list type="bullet">
+/// <item><c>GET /</c>: every check grouped by its first tag, with state, latest result, uptime 24 h/7 d/30 d and a
+/// response-time sparkline; filters <c>?q=&amp;state=&amp;tag=</c>, <see cref="PageSize"/> checks a page (<c>&amp;page=</c>).</item>
+/// <item><c>GET /checks/{name}</c>: one check: state, a response-time chart (p50/p95 per bucket, <c>?range=1h|6h|24h|7d</c>),
+/// recent results, incidents, its definition (secrets hidden) and a run-now button (<c>POST /checks/{name}/run</c>, a form
+/// post, behind the write policy when <c>web.auth</c> is set; answers 303 to the check's page
+/// with <c>?ran={result id}</c>; a post from another site's page is refused with 403, see <see cref="CrossOriginProtection"/>).</item>
+/// <item><c>GET /incidents</c>: incidents, newest first; <c>?open=true|false&amp;check=&amp;before=</c>.</item>
+/// <item><c>GET /status</c>: the public status page: only checks with <c>"public": true</c>, their state, 30-day uptime and
+/// one bar per day; no messages, targets or definitions.</item>
+/// </list>
+/// A bad query parameter answers 400 with a page naming the parameter and what is allowed; an unknown check 404.
+/// States come from the <see cref="CheckStatusReader"/> (central database when configured, else this agent's outbox);
+/// charts, sparklines, incidents and daily bars from this agent's outbox.
+/// </summary>
+public static class DashboardEndpoints
+{
+    /// <summary>Checks per overview page.</summary>
+    public const int PageSize = 100;
+
+    /// <summary>Runs per sparkline.</summary>
+    public const int SparklineRuns = 30;
+
+    /// <summary>Buckets of the check page's chart.</summary>
+    public const int ChartBuckets = 60;
+
+    /// <summary>Results listed on a check's page.</summary>
+    public const int RecentResults = 20;
+
+    /// <summary>Incidents per page of the incidents page (and on a check's page).</summary>
+    public const int IncidentsPageSize = 50;
+
+    /// <summary>Seconds between the script's refreshes of a page's content.</summary>
+    public const int RefreshSeconds = 10;
+
+    /// <summary>The group of checks without tags (also its <c>tag</c> filter value).</summary>
+    public const string Untagged = "untagged";
+
+    /// <summary>Values of the overview's <c>state</c> filter.</summary>
+    public static readonly IReadOnlyList<string> StateFilters = ["problems", "OK", "WARNING", "CRITICAL", "UNKNOWN", "PENDING"];
+
+    private static readonly string[] SeverityOrder = ["CRITICAL", "UNKNOWN", "WARNING", "OK", "PENDING"];
+
+    /// <summary>Registers what the pages need: Razor component rendering.</summary>
+    public static IServiceCollection AddTocsinDashboard(this IServiceCollection services)
+    {
+        services.AddRazorComponents();
+        return services;
+    }
+
+    /// <summary>
+    /// Maps the pages (see the class remarks) and their assets (<c>/assets/tocsin.css</c>, <c>/assets/tocsin.js</c>).
+    /// <paramref name="configureWrite"/> is applied to <c>POST /checks/{name}/run</c> (<c>tocsin start</c> requires the write
+    /// policy there). Needs <see cref="TocsinConfig"/> and <see cref="SqliteOutbox"/> in services, the <see cref="Scheduler"/> for run-now.
+    /// </summary>
+    public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder endpoints, Action<IEndpointConventionBuilder>? configureWrite = null)
+    {
+        endpoints.MapGet("/", OverviewAsync).ExcludeFromDescription();
+        endpoints.MapGet("/checks/{name}", CheckAsync).ExcludeFromDescription();
+        var run = endpoints.MapPost("/checks/{name}/run", RunNow).ExcludeFromDescription();
+        configureWrite?.Invoke(run);
+        endpoints.MapGet("/incidents", Incidents).ExcludeFromDescription();
+        endpoints.MapGet("/status", StatusPage).ExcludeFromDescription();
+        endpoints.MapGet("/assets/{file}", Asset).ExcludeFromDescription();
+        return endpoints;
+    }
+
+    private static async Task<IResult> OverviewAsync(HttpContext context, TocsinConfig config, SqliteOutbox outbox, string? q, string? state, string? tag, string? page)
+    {
+        var time = Time(context);
+        if (state is { Length: > 0 } && !StateFilters.Contains(state, StringComparer.OrdinalIgnoreCase))
+        {
+            return BadParameter("state", state, $"one of {string.Join(", ", StateFilters)}, or empty for every state");
+        }
+
+        int pageNumber = 1;
+        if (page is { Length: > 0 } && (!int.TryParse(page, NumberStyles.None, CultureInfo.InvariantCulture, out pageNumber) || pageNumber < 1))
+        {
+            return BadParameter("page", page, "a page number from 1");
+        }
+
+        var filter = new OverviewFilter(
+            string.IsNullOrWhiteSpace(q) ? null : q.Trim(),
+            string.IsNullOrEmpty(state) ? null : StateFilters.First(s => s.Equals(state, StringComparison.OrdinalIgnoreCase)),
+            string.IsNullOrEmpty(tag) ? null : tag,
+            pageNumber);
+        var reading = await StatusReader(context, outbox).ReadChecksAsync(config.Checks, context.RequestAborted).ConfigureAwait(false);
+
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var matching = new List<(CheckDefinition Check, CheckStatusView Status)>();
+        for (int i = 0; i < config.Checks.Count; i++)
+        {
+            var check = config.Checks[i];
+            var status = reading.Checks[i];
+            counts[status.State] = counts.GetValueOrDefault(status.State) + 1;
+            if (Matches(filter, check, status))
+            {
+                matching.Add((check, status));
+            }
+        }
+
+        var ordered = matching
+            .OrderBy(m => m.Check.Tags.Count == 0 ? 1 : 0)
+            .ThenBy(m => GroupOf(m.Check), StringComparer.OrdinalIgnoreCase)
+            .ThenBy(m => m.Check.Index)
+            .ToList();
+        int pages = Math.Max(1, (ordered.Count + PageSize - 1) / PageSize);
+        filter = filter with { Page = Math.Min(filter.Page, pages) };
+        var shown = ordered.Skip((filter.Page - 1) * PageSize).Take(PageSize).ToList();
+        var recent = outbox.ReadRecentDurations(shown.Select(s => s.Check.Name), SparklineRuns);
+        var groups = shown
+            .GroupBy(s => GroupOf(s.Check), StringComparer.Ordinal)
+            .Select(g => new CheckGroup(g.Key, [.. g.Select(s => new CheckRow(s.Check, s.Status, recent.GetValueOrDefault(s.Check.Name) ?? []))]))
+            .ToList();
+        var tags = config.Checks.SelectMany(c => c.Tags).Distinct(StringComparer.Ordinal).Order(StringComparer.OrdinalIgnoreCase).ToList();
+        var model = new OverviewModel(
+            groups,
+            [.. SeverityOrder.Where(counts.ContainsKey).Select(s => new KeyValuePair<string, int>(s, counts[s]))],
+            filter,
+            tags,
+            config.Checks.Count,
+            ordered.Count,
+            pages,
+            new SourceNote(reading.Source, reading.FallbackReason),
+            time.GetUtcNow());
+        return Page<OverviewPage>(model);
+    }
+
+    private static string GroupOf(CheckDefinition check) => check.Tags.Count == 0 ? Untagged : check.Tags[0];
+
+    private static bool Matches(OverviewFilter filter, CheckDefinition check, CheckStatusView status)
+    {
+        if (filter.State is { } s)
+        {
+            bool ok = s == "problems" ? status.State is not ("OK" or "PENDING") : status.State == s;
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        if (filter.Tag is { } t && !(t == Untagged ? check.Tags.Count == 0 : check.Tags.Contains(t, StringComparer.Ordinal)))
+        {
+            return false;
+        }
+
+        if (filter.Text is { } text)
+        {
+            return check.Name.Contains(text, StringComparison.OrdinalIgnoreCase)
+                || check.Kind.Contains(text, StringComparison.OrdinalIgnoreCase)
+                || check.Tags.Any(x => x.Contains(text, StringComparison.OrdinalIgnoreCase))
+                || (status.Message?.Contains(text, StringComparison.OrdinalIgnoreCase) ?? false);
+        }
+
+        return true;
+    }
+
+    private static async Task<IResult> CheckAsync(HttpContext context, string name, string? range, string? ran, string? error, TocsinConfig config, SqliteOutbox outbox)
+    {
+        name = ApiEndpoints.CheckName(context, name, "/checks/");
+        var check = config.Checks.FirstOrDefault(c => c.Name == name);
+        if (check is null)
+        {
+            return NotFound($"No check is named \u201c{name}\u201d.");
+        }
+
+        var chartRange = ChartRange.Default;
+        if (range is { Length: > 0 })
+        {
+            if (ChartRange.Find(range) is not { } found)
+            {
+                return BadParameter("range", range, string.Join(", ", ChartRange.All.Select(r => r.Name)));
+            }
+
+            chartRange = found;
+        }
+
+        Guid? ranId = Guid.TryParse(ran, out var id) ? id : null;
+        var time = Time(context);
+        var now = time.GetUtcNow();
+        var reader = StatusReader(context, outbox);
+        var reading = await reader.ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false);
+        var results = await reader.ReadResultsAsync(check.Name, RecentResults, context.RequestAborted).ConfigureAwait(false);
+        var points = outbox.ReadDurations(check.Name, now - chartRange.Length, now);
+        if (range is not { Length: > 0 } && points.Count > 0)
+        {
+            // No range asked: a check with a short history gets the shortest range that holds all of it, not a flat day.
+            chartRange = ChartRange.All.First(r => r.Length >= chartRange.Length || points[0].StartedAt >= now - r.Length);
+        }
+
+        var model = new CheckPageModel(
+            check,
+            reading.Checks[0],
+            chartRange,
+            ResponseTimes.Bucket(points, now - chartRange.Length, now, ChartBuckets),
+            results.Results,
+            [.. outbox.ReadIncidents(check.Name, null, null, 10).Select(IncidentView.Of)],
+            DefinitionView.Lines(check),
+            ranId,
+            RunErrorText(error),
+            new SourceNote(reading.Source, reading.FallbackReason),
+            now);
+        return Page<CheckPage>(model);
+    }
+
+    private static string? RunErrorText(string? code) => code switch
+    {
+        null or "" => null,
+        "running" => "A run of this check is going already; checks never overlap themselves. Its result appears when it ends.",
+        "disabled" => "This check is disabled (\"enabled\": false in the configuration): it is never run.",
+        "stopping" => "The agent is stopping and starts no new run.",
+        "unavailable" => "This process runs no checks.",
+        _ => null,
+    };
+
+    private static IResult RunNow(HttpContext context, string name, TocsinConfig config)
+    {
+        name = ApiEndpoints.CheckName(context, name, "/checks/");
+        if (CrossOriginProtection.Refusal(context.Request) is { } refusal)
+        {
+            return ErrorPage(StatusCodes.Status403Forbidden, "Refused: the form did not come from this server", $"Open the check's page here and press \u201cRun now\u201d there ({refusal}).");
+        }
+
+        if (!config.Checks.Any(c => c.Name == name))
+        {
+            return NotFound($"No check is named \u201c{name}\u201d.");
+        }
+
+        string page = "/checks/" + Uri.EscapeDataString(name);
+        var scheduler = context.RequestServices.GetService<Scheduler>();
+        if (scheduler is null)
+        {
+            return TypedResults.Redirect(page + "?error=unavailable", permanent: false, preserveMethod: false);
+        }
+
+        var outcome = scheduler.RunNow(name);
+        string target = outcome.Status switch
+        {
+            RunNowStatus.Started => $"{page}?ran={outcome.ResultId}",
+            RunNowStatus.AlreadyRunning => page + "?error=running",
+            RunNowStatus.Disabled => page + "?error=disabled",
+            _ => page + "?error=stopping",
+        };
+        return new SeeOther(target);
+    }
+
+    private static IResult Incidents(HttpContext context, TocsinConfig config, SqliteOutbox outbox, string? open, string? check, string? before)
+    {
+        bool? openOnly = open switch
+        {
+            null or "" or "all" => null,
+            "true" => true,
+            "false" => false,
+            _ => (bool?)null,
+        };
+        if (open is not (null or "" or "all" or "true" or "false"))
+        {
+            return BadParameter("open", open, "true (open incidents), false (closed ones) or all");
+        }
+
+        Guid? beforeId = null;
+        if (before is { Length: > 0 })
+        {
+            if (!Guid.TryParse(before, out var b))
+            {
+                return BadParameter("before", before, "the id of an incident (a UUID), as the \u201cOlder\u201d link gives it");
+            }
+
+            beforeId = b;
+        }
+
+        string? checkName = string.IsNullOrEmpty(check) ? null : check;
+        var incidents = outbox.ReadIncidents(checkName, openOnly, beforeId, IncidentsPageSize + 1).Select(IncidentView.Of).ToList();
+        string? older = null;
+        if (incidents.Count > IncidentsPageSize)
+        {
+            incidents.RemoveAt(incidents.Count - 1);
+            var parts = new List<string>();
+            if (openOnly is { } o)
+            {
+                parts.Add("open=" + (o ? "true" : "false"));
+            }
+
+            if (checkName is not null)
+            {
+                parts.Add("check=" + Uri.EscapeDataString(checkName));
+            }
+
+            parts.Add("before=" + incidents[^1].Id.ToString("D"));
+            older = "?" + string.Join('&', parts);
+        }
+
+        return Page<IncidentsPage>(new IncidentsModel(incidents, openOnly, checkName, older, Time(context).GetUtcNow()));
+    }
+
+    private static async Task<IResult> StatusPage(HttpContext context, TocsinConfig config, SqliteOutbox outbox)
+    {
+        var time = Time(context);
+        var now = time.GetUtcNow();
+        var publicChecks = config.Checks.Where(c => c.Public).ToList();
+        var reading = await StatusReader(context, outbox).ReadChecksAsync(publicChecks, context.RequestAborted).ConfigureAwait(false);
+        var firstDay = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-29);
+        var list = new List<PublicCheck>(publicChecks.Count);
+        for (int i = 0; i < publicChecks.Count; i++)
+        {
+            var stored = outbox.ReadDays(publicChecks[i].Name, firstDay).ToDictionary(d => d.Start);
+            var days = Enumerable.Range(0, 30)
+                .Select(d => firstDay.AddDays(d))
+                .Select(d => stored.GetValueOrDefault(d) ?? new AggregateBucket(d, 0, 0, 0, 0, 0))
+                .ToList();
+            list.Add(new PublicCheck(publicChecks[i].Name, reading.Checks[i].State, reading.Checks[i].Uptime30d, days));
+        }
+
+        return Page<StatusPage>(new StatusPageModel(list, now));
+    }
+
+    private static IResult Asset(string file)
+    {
+        var asset = DashboardAssets.Find(file);
+        return asset is null
+            ? TypedResults.NotFound()
+            : TypedResults.Bytes(asset.Content, asset.ContentType, entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue(asset.ETag));
+    }
+
+    private static RazorComponentResult<TComponent> Page<TComponent>(object model)
+        where TComponent : IComponent =>
+        new RazorComponentResult<TComponent>(new Dictionary<string, object?> { ["Model"] = model });
+
+    private static RazorComponentResult<ErrorPage> BadParameter(string parameter, string value, string allowed) =>
+        ErrorPage(StatusCodes.Status400BadRequest, $"Bad value for \u201c{parameter}\u201d", $"\u201c{value}\u201d is not allowed for {parameter}; allowed: {allowed}.");
+
+    private static RazorComponentResult<ErrorPage> NotFound(string detail) => ErrorPage(StatusCodes.Status404NotFound, "Not found", detail);
+
+    private static RazorComponentResult<ErrorPage> ErrorPage(int status, string title, string detail) =>
+        new RazorComponentResult<ErrorPage>(new Dictionary<string, object?> { ["Title"] = title, ["Detail"] = detail }) { StatusCode = status };
+
+    private static TimeProvider Time(HttpContext context) => context.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System;
+
+    private static CheckStatusReader StatusReader(HttpContext context, SqliteOutbox outbox) =>
+        context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);
+
+    /// <summary>303 See Other to <paramref name="location"/>: after a form post, the browser GETs the page.</summary>
+    private sealed class SeeOther(string location) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status303SeeOther;
+            httpContext.Response.Headers.Location = location;
+            return Task.CompletedTask;
+        }
+    }
+}
+
+/// <summary>The dashboard's stylesheet and script, embedded in the assembly and served with an ETag.</summary>
+internal static class DashboardAssets
+{
+    internal sealed record Asset(byte[] Content, string ContentType, string ETag);
+
+    private static readonly Dictionary<string, Asset> Assets = Load();
+
+    /// <summary>The version stamp put in asset URLs (<c>?v=</c>), so a new build is fetched anew.</summary>
+    public static string Version { get; } = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+        Assets.Values.SelectMany(a => a.Content).ToArray()))[..12];
+
+    public static Asset? Find(string file) => Assets.GetValueOrDefault(file);
+
+    private static Dictionary<string, Asset> Load()
+    {
+        var assembly = typeof(DashboardAssets).Assembly;
+        var assets = new Dictionary<string, Asset>(StringComparer.Ordinal);
+        foreach (var (file, type) in new[] { ("tocsin.css", "text/css; charset=utf-8"), ("tocsin.js", "text/javascript; charset=utf-8") })
+        {
+            using var stream = assembly.GetManifestResourceStream("Tocsin.Web.Dashboard.Assets." + file)
+                ?? throw new InvalidOperationException($"the dashboard asset {file} is not embedded");
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            byte[] content = buffer.ToArray();
+            string etag = "\"" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content))[..16] + "\"";
+            assets[file] = new Asset(content, type, etag);
+        }
+
+        return assets;
+    }
+}
