@@ -12,7 +12,7 @@ namespace Tocsin.IntegrationTests;
 /// loopback port, tag <c>db</c>, every 2 s) and <see cref="PublicCheck"/> (http to <c>/ok</c>, tag <c>web</c>, every 2 s,
 /// <c>"public": true</c>). Ready once each has two results.
 /// </summary>
-public sealed class DashboardAgent : IAsyncLifetime
+public sealed class BrowserDashboardAgent : IAsyncLifetime
 {
     public const string OkCheck = "web home";
     public const string FailingCheck = "db port";
@@ -125,7 +125,7 @@ public sealed class DashboardAgent : IAsyncLifetime
 /// check's page has the response-time chart, its results and incidents, and "run now" adds a result; the incidents
 /// page and the public status page. Screenshots: <c>screenshots/DashboardBrowserTests/&lt;test&gt;/*.png</c> in the test output.
 /// </summary>
-public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<DashboardAgent>, IDisposable
+public sealed class DashboardBrowserTests(BrowserDashboardAgent agent) : IClassFixture<BrowserDashboardAgent>, IDisposable
 {
     private readonly Browser _browser = Browser.Start();
 
@@ -164,21 +164,21 @@ public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<
         _browser.Screenshot("overview");
 
         Assert.Equal(
-            [DashboardAgent.FailingCheck, DashboardAgent.PublicCheck, DashboardAgent.OkCheck],
+            [BrowserDashboardAgent.FailingCheck, BrowserDashboardAgent.PublicCheck, BrowserDashboardAgent.OkCheck],
             rows.Select(r => r.Check).Order(StringComparer.Ordinal));
-        var ok = rows.Single(r => r.Check == DashboardAgent.OkCheck);
-        var failing = rows.Single(r => r.Check == DashboardAgent.FailingCheck);
+        var ok = rows.Single(r => r.Check == BrowserDashboardAgent.OkCheck);
+        var failing = rows.Single(r => r.Check == BrowserDashboardAgent.FailingCheck);
         Assert.Equal("OK", ok.State);
         Assert.Equal("CRITICAL", failing.State);
-        Assert.Equal(DashboardAgent.OkTag, ok.Tag);
-        Assert.Equal(DashboardAgent.FailingTag, failing.Tag);
-        Assert.Equal(CheckPath(DashboardAgent.OkCheck), ok.Href);
-        Assert.Equal(CheckPath(DashboardAgent.FailingCheck), failing.Href);
+        Assert.Equal(BrowserDashboardAgent.OkTag, ok.Tag);
+        Assert.Equal(BrowserDashboardAgent.FailingTag, failing.Tag);
+        Assert.Equal(CheckPath(BrowserDashboardAgent.OkCheck), ok.Href);
+        Assert.Equal(CheckPath(BrowserDashboardAgent.FailingCheck), failing.Href);
         Assert.Contains("OK", ok.Badge, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("CRITICAL", failing.Badge, StringComparison.OrdinalIgnoreCase);
         Assert.True(ok.Sparkline, "the OK check has results, so its row has svg.sparkline");
         Assert.True(failing.Sparkline, "the failing check has results, so its row has svg.sparkline");
-        Assert.Equal(2, _browser.All($"section.group[data-tag=\"{DashboardAgent.OkTag}\"] tr.check").Count);
+        Assert.Equal(2, _browser.All($"section.group[data-tag=\"{BrowserDashboardAgent.OkTag}\"] tr.check").Count);
         foreach (string input in new[] { "q", "state", "tag" })
         {
             _browser.One($"form#filters [name=\"{input}\"]");
@@ -191,21 +191,21 @@ public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<
         _browser.Open(agent.Page("/"));
         var q = _browser.WaitFor("form#filters input[name=\"q\"]");
         q.Clear();
-        q.SendKeys(DashboardAgent.FailingCheck);
+        q.SendKeys(BrowserDashboardAgent.FailingCheck);
         q.Submit();
         _browser.Until(d => new Uri(d.Url).Query.Contains("q=", StringComparison.Ordinal), "the filter's query in the URL");
         _browser.WaitFor("tr.check");
 
-        Assert.Equal([DashboardAgent.FailingCheck], OverviewRows().Select(r => r.Check));
+        Assert.Equal([BrowserDashboardAgent.FailingCheck], OverviewRows().Select(r => r.Check));
 
         _browser.Open(agent.Page("/?state=CRITICAL"));
         _browser.WaitFor("tr.check");
-        Assert.Equal([DashboardAgent.FailingCheck], OverviewRows().Select(r => r.Check));
+        Assert.Equal([BrowserDashboardAgent.FailingCheck], OverviewRows().Select(r => r.Check));
 
-        _browser.Open(agent.Page("/?tag=" + DashboardAgent.OkTag));
+        _browser.Open(agent.Page("/?tag=" + BrowserDashboardAgent.OkTag));
         _browser.WaitFor("tr.check");
         Assert.Equal(
-            [DashboardAgent.PublicCheck, DashboardAgent.OkCheck],
+            [BrowserDashboardAgent.PublicCheck, BrowserDashboardAgent.OkCheck],
             OverviewRows().Select(r => r.Check).Order(StringComparer.Ordinal));
     }
 
@@ -213,12 +213,12 @@ public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<
     public async Task Clicking_a_check_opens_its_page_with_a_chart_and_run_now_adds_a_result()
     {
         _browser.Open(agent.Page("/"));
-        _browser.Click($"tr.check[data-check=\"{DashboardAgent.OkCheck}\"] a.check-link");
+        _browser.Click($"tr.check[data-check=\"{BrowserDashboardAgent.OkCheck}\"] a.check-link");
         _browser.Until(d => d.Url.Contains("/checks/", StringComparison.Ordinal), "the check's page");
         var heading = _browser.WaitFor("h1#check-name");
 
-        Assert.Equal(CheckPath(DashboardAgent.OkCheck), _browser.Url.AbsolutePath);
-        Assert.Equal(DashboardAgent.OkCheck, heading.Text.Trim());
+        Assert.Equal(CheckPath(BrowserDashboardAgent.OkCheck), _browser.Url.AbsolutePath);
+        Assert.Equal(BrowserDashboardAgent.OkCheck, heading.Text.Trim());
         Assert.Equal("OK", _browser.One("span#check-state").Text.Trim());
         var chart = _browser.One("svg#duration-chart");
         Assert.Equal("img", chart.GetAttribute("role"));
@@ -231,28 +231,28 @@ public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<
         // Recent results: rows of real results of this check, newest first.
         var before = ResultIds();
         Assert.NotEmpty(before);
-        var results = await agent.ResultsAsync(DashboardAgent.OkCheck);
+        var results = await agent.ResultsAsync(BrowserDashboardAgent.OkCheck);
         var startedAt = results.ToDictionary(r => Guid.Parse((string)r!["id"]!), r => (DateTimeOffset)r!["startedAt"]!);
-        Assert.All(before, id => Assert.True(startedAt.ContainsKey(id), $"row {id} is not a result of {DashboardAgent.OkCheck}"));
+        Assert.All(before, id => Assert.True(startedAt.ContainsKey(id), $"row {id} is not a result of {BrowserDashboardAgent.OkCheck}"));
         var times = before.Select(id => startedAt[id]).ToList();
         Assert.Equal(times.OrderDescending(), times);
 
-        // Run now: a post form with an antiforgery token; it redirects to ?ran={result id}, and that result appears.
+        // Run now: a post form (no token: the server trusts the browser's Sec-Fetch-Site: same-origin); it redirects to
+        // ?ran={result id}, and that result appears.
         var form = _browser.One("form#run-now");
         Assert.Equal("post", form.GetAttribute("method"), ignoreCase: true);
-        Assert.NotEmpty(_browser.All("form#run-now input[type=\"hidden\"]"));
         _browser.Click("form#run-now button[type=\"submit\"]");
         _browser.Until(d => new Uri(d.Url).Query.Contains("ran=", StringComparison.Ordinal), "the run-now redirect (?ran=)");
         string? ran = HttpUtility.ParseQueryString(_browser.Url.Query)["ran"];
         Assert.True(Guid.TryParse(ran, out var ranId), $"ran={ran} is not a result id ({_browser.Url})");
-        Assert.Equal(CheckPath(DashboardAgent.OkCheck), _browser.Url.AbsolutePath);
+        Assert.Equal(CheckPath(BrowserDashboardAgent.OkCheck), _browser.Url.AbsolutePath);
         _browser.One("#run-notice");
         Assert.DoesNotContain(ranId, before);
 
         _browser.ReloadUntil($"table#recent-results tbody tr[data-result-id=\"{ranId}\"]");
         _browser.Screenshot("check");
 
-        using var one = await agent.Http.GetAsync(new Uri($"/api/v1/checks/{Uri.EscapeDataString(DashboardAgent.OkCheck)}/results/{ranId}", UriKind.Relative), Ct);
+        using var one = await agent.Http.GetAsync(new Uri($"/api/v1/checks/{Uri.EscapeDataString(BrowserDashboardAgent.OkCheck)}/results/{ranId}", UriKind.Relative), Ct);
         Assert.Equal(HttpStatusCode.OK, one.StatusCode);
         Assert.Equal("OK", (string)JsonNode.Parse(await one.Content.ReadAsStringAsync(Ct))!["state"]!);
         Assert.True(ResultIds().Count >= before.Count, "the run-now result was added, no row lost");
@@ -261,13 +261,13 @@ public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<
     [Fact]
     public async Task Failing_check_s_page_shows_CRITICAL_and_its_open_incident()
     {
-        await agent.FirstIncidentIdAsync(DashboardAgent.FailingCheck); // the agent has opened it
+        await agent.FirstIncidentIdAsync(BrowserDashboardAgent.FailingCheck); // the agent has opened it
 
-        _browser.Open(agent.Page(CheckPath(DashboardAgent.FailingCheck)));
+        _browser.Open(agent.Page(CheckPath(BrowserDashboardAgent.FailingCheck)));
         _browser.WaitFor("h1#check-name");
         _browser.Screenshot("failing-check");
 
-        Assert.Equal(DashboardAgent.FailingCheck, _browser.One("h1#check-name").Text.Trim());
+        Assert.Equal(BrowserDashboardAgent.FailingCheck, _browser.One("h1#check-name").Text.Trim());
         Assert.Equal("CRITICAL", _browser.One("span#check-state").Text.Trim());
         Assert.NotEmpty(_browser.All("table#check-incidents tbody tr"));
     }
@@ -275,14 +275,14 @@ public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<
     [Fact]
     public async Task Incidents_page_has_a_row_for_the_failing_check_s_incident()
     {
-        string incidentId = await agent.FirstIncidentIdAsync(DashboardAgent.FailingCheck);
+        string incidentId = await agent.FirstIncidentIdAsync(BrowserDashboardAgent.FailingCheck);
 
         _browser.Open(agent.Page("/incidents"));
         var row = _browser.WaitFor($"table#incidents tr[data-incident-id=\"{incidentId}\"]");
         _browser.Screenshot("incidents");
 
-        Assert.Contains(DashboardAgent.FailingCheck, row.Text, StringComparison.Ordinal);
-        Assert.All(_browser.All("table#incidents tr[data-incident-id]"), r => Assert.DoesNotContain(DashboardAgent.OkCheck, r.Text, StringComparison.Ordinal));
+        Assert.Contains(BrowserDashboardAgent.FailingCheck, row.Text, StringComparison.Ordinal);
+        Assert.All(_browser.All("table#incidents tr[data-incident-id]"), r => Assert.DoesNotContain(BrowserDashboardAgent.OkCheck, r.Text, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -294,9 +294,9 @@ public sealed class DashboardBrowserTests(DashboardAgent agent) : IClassFixture<
             .AsArray().Select(n => (string?)n).Distinct().ToList();
         _browser.Screenshot("status");
 
-        Assert.Equal([DashboardAgent.PublicCheck], listed);
-        Assert.DoesNotContain(DashboardAgent.FailingCheck, _browser.BodyText, StringComparison.Ordinal);
-        Assert.DoesNotContain(DashboardAgent.OkCheck, _browser.BodyText, StringComparison.Ordinal);
+        Assert.Equal([BrowserDashboardAgent.PublicCheck], listed);
+        Assert.DoesNotContain(BrowserDashboardAgent.FailingCheck, _browser.BodyText, StringComparison.Ordinal);
+        Assert.DoesNotContain(BrowserDashboardAgent.OkCheck, _browser.BodyText, StringComparison.Ordinal);
     }
 
     public void Dispose() => _browser.Dispose();
