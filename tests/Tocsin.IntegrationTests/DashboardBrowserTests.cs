@@ -23,6 +23,9 @@ public sealed class BrowserDashboardAgent : IAsyncLifetime
     private readonly TempFolder _folder = new();
     private TargetServer? _target;
 
+    /// <summary>The server the http checks aim at (it also serves pages of "another site").</summary>
+    public TargetServer Target => _target!;
+
     public TocsinProcess Agent { get; private set; } = null!;
 
     /// <summary>The agent's web address, e.g. <c>http://127.0.0.1:40123/</c>.</summary>
@@ -241,8 +244,21 @@ public sealed class DashboardBrowserTests(BrowserDashboardAgent agent) : IClassF
         // ?ran={result id}, and that result appears.
         var form = _browser.One("form#run-now");
         Assert.Equal("post", form.GetAttribute("method"), ignoreCase: true);
-        _browser.Click("form#run-now button[type=\"submit\"]");
-        _browser.Until(d => new Uri(d.Url).Query.Contains("ran=", StringComparison.Ordinal), "the run-now redirect (?ran=)");
+        for (int attempt = 1; ; attempt++)
+        {
+            _browser.Click("form#run-now button[type=\"submit\"]");
+            string query = _browser.Until<string?>(
+                d => new Uri(d.Url).Query is var q && (q.Contains("ran=", StringComparison.Ordinal) || q.Contains("error=", StringComparison.Ordinal)) ? q : null,
+                "the run-now redirect (?ran= or ?error=)")!;
+            // A scheduled run going at that very moment answers ?error=running (checks never overlap): press again.
+            if (!query.Contains("error=running", StringComparison.Ordinal) || attempt == 3)
+            {
+                break;
+            }
+
+            Thread.Sleep(500);
+        }
+
         string? ran = HttpUtility.ParseQueryString(_browser.Url.Query)["ran"];
         Assert.True(Guid.TryParse(ran, out var ranId), $"ran={ran} is not a result id ({_browser.Url})");
         Assert.Equal(CheckPath(BrowserDashboardAgent.OkCheck), _browser.Url.AbsolutePath);
@@ -256,6 +272,27 @@ public sealed class DashboardBrowserTests(BrowserDashboardAgent agent) : IClassF
         Assert.Equal(HttpStatusCode.OK, one.StatusCode);
         Assert.Equal("OK", (string)JsonNode.Parse(await one.Content.ReadAsStringAsync(Ct))!["state"]!);
         Assert.True(ResultIds().Count >= before.Count, "the run-now result was added, no row lost");
+    }
+
+    [Fact]
+    public void Run_now_posted_from_another_site_s_page_is_refused_with_403()
+    {
+        // Another web server on this host (another port: another origin, the same site) with a form aimed at the agent.
+        string action = agent.Page(CheckPath(BrowserDashboardAgent.OkCheck) + "/run").AbsoluteUri;
+        agent.Target.SetHtml("csrf", $"""
+            <!doctype html><title>another site</title>
+            <form id="evil" method="post" action="{action}"><button type="submit">Win a prize</button></form>
+            """);
+        _browser.Open(new Uri(agent.Target.Url("/html/csrf")));
+        _browser.Click("form#evil button[type=\"submit\"]");
+        _browser.Until(d => d.Url.StartsWith(action, StringComparison.Ordinal), "the post to the agent");
+        _browser.Until(d => (string?)((OpenQA.Selenium.IJavaScriptExecutor)d).ExecuteScript("return document.readyState") == "complete", "the answer to load");
+        _browser.Screenshot("cross-site-refused");
+
+        Assert.Equal(403, (long)_browser.Evaluate("performance.getEntriesByType('navigation')[0].responseStatus")!);
+        Assert.Contains("Refused", _browser.BodyText, StringComparison.Ordinal);
+        Assert.Contains("Sec-Fetch-Site: same-site", _browser.BodyText, StringComparison.Ordinal);
+        Assert.Empty(_browser.All("#run-notice"));
     }
 
     [Fact]

@@ -14,7 +14,8 @@ namespace Tocsin.IntegrationTests.Fixtures;
 /// A real Kestrel server on 127.0.0.1 (port chosen by the OS) in the test process, for the agent's checks
 /// to aim at. Routes (GET and HEAD): <c>/ok</c> 200 "Example body"; <c>/500</c> 500;
 /// <c>/slow?ms=N&amp;tag=T</c> 200 after N ms, and <see cref="SlowRequestArrived"/>(T) completes when the
-/// request arrives; <c>/switch/{key}</c> answers the status set by <see cref="SetSwitch"/> (200 until set).
+/// request arrives; <c>/switch/{key}</c> answers the status set by <see cref="SetSwitch"/> (200 until set);
+/// <c>/html/{key}</c> answers the page set by <see cref="SetHtml"/> (404 until set), e.g. another site's form for a browser test.
 /// </summary>
 public sealed class TargetServer : IAsyncLifetime
 {
@@ -36,6 +37,11 @@ public sealed class TargetServer : IAsyncLifetime
 
     /// <summary>Sets the status code <c>/switch/{key}</c> answers (200 until set).</summary>
     public void SetSwitch(string key, int status) => _switches[key] = status;
+
+    private readonly ConcurrentDictionary<string, string> _pages = new(StringComparer.Ordinal);
+
+    /// <summary>Sets the HTML page <c>/html/{key}</c> answers.</summary>
+    public void SetHtml(string key, string html) => _pages[key] = html;
 
     /// <summary>Completes when a <c>/slow</c> request with <c>tag=<paramref name="tag"/></c> arrives.</summary>
     public Task SlowRequestArrived(string tag) => Arrival(tag).Task;
@@ -59,6 +65,8 @@ public sealed class TargetServer : IAsyncLifetime
         app.MapMethods("/500", getAndHead, () => Results.Text("server error", "text/plain; charset=utf-8", statusCode: 500));
         app.MapMethods("/switch/{key}", getAndHead, (string key) =>
             Results.Text($"switch {key}", "text/plain; charset=utf-8", statusCode: _switches.GetValueOrDefault(key, 200)));
+        app.MapMethods("/html/{key}", getAndHead, (string key) =>
+            _pages.TryGetValue(key, out string? html) ? Results.Text(html, "text/html; charset=utf-8") : Results.NotFound());
         app.MapMethods("/slow", getAndHead, async (int ms, string? tag, CancellationToken aborted) =>
         {
             if (tag is not null)
