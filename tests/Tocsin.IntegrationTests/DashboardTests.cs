@@ -131,6 +131,12 @@ public sealed class DashboardTests(DashboardAgent agent) : IClassFixture<Dashboa
         var results = page.QuerySelectorAll("table#recent-results tbody tr[data-result-id]");
         Assert.InRange(results.Length, 2, 20);
         Assert.All(results, r => Guid.Parse(r.GetAttribute("data-result-id")!));
+
+        // The agent column shows the random tail of the agent's id: its head is a UUIDv7 timestamp, the same for agents
+        // made within a minute (and for the results it ran then).
+        var agentId = OutboxFile.AgentId(agent.OutboxPath);
+        Assert.All(results, r => Assert.Equal(agentId.ToString("N")[^8..], r.QuerySelectorAll("td")[4].TextContent));
+        Assert.All(results, r => Assert.Equal(agentId.ToString(), r.QuerySelectorAll("td")[4].GetAttribute("title")));
         string definition = page.QuerySelector("pre#definition")!.TextContent;
         Assert.Contains("kind: http", definition, StringComparison.Ordinal);
         Assert.Contains("headers.Authorization: ***", definition, StringComparison.Ordinal);
