@@ -188,6 +188,48 @@ public sealed class DashboardBrowserTests(BrowserDashboardAgent agent) : IClassF
         }
     }
 
+    /// <summary>axe-core (Deque.AxeCore.Commons' embedded copy), injected into the page under test.</summary>
+    private static readonly Lazy<string> AxeScript = new(() =>
+    {
+        using var stream = typeof(Deque.AxeCore.Commons.AxeResult).Assembly.GetManifestResourceStream("Deque.AxeCore.Commons.Resources.axe.min.js")
+            ?? throw new InvalidOperationException("axe.min.js is not embedded in Deque.AxeCore.Commons");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    });
+
+    [Theory]
+    [InlineData("/", "light")]
+    [InlineData("/", "dark")]
+    [InlineData("/checks/web%20home", "light")]
+    [InlineData("/checks/db%20port", "dark")]
+    [InlineData("/incidents", "light")]
+    [InlineData("/status", "light")]
+    public void Pages_have_no_WCAG_2_1_AA_violations_found_by_axe_in_light_and_dark(string path, string scheme)
+    {
+        _browser.Driver.ExecuteCdpCommand("Emulation.setEmulatedMedia", new Dictionary<string, object?>
+        {
+            ["features"] = new object[] { new Dictionary<string, object> { ["name"] = "prefers-color-scheme", ["value"] = scheme } },
+        });
+        _browser.Open(agent.Page(path));
+        _browser.WaitFor("main#content h1");
+        _browser.Driver.ExecuteScript(AxeScript.Value);
+        _browser.Driver.Manage().Timeouts().AsynchronousJavaScript = Browser.Deadline;
+
+        // WCAG 2.1 A and AA rules, contrast included; any violation fails the test. (Checked to catch an <img> without
+        // alt injected into the page.)
+        object? json = _browser.Driver.ExecuteAsyncScript("""
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+              .then(r => done(JSON.stringify(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary) })))))
+              .catch(e => done(JSON.stringify([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }])));
+            """);
+        _browser.Screenshot($"a11y-{scheme}-{path.Trim('/').Replace('/', '-').Replace('%', '_')}");
+        var violations = JsonNode.Parse((string)json!)!.AsArray();
+
+        Assert.True(violations.Count == 0, string.Join(Environment.NewLine, violations.Select(v => v!.ToJsonString())));
+    }
+
     [Fact]
     public void Filter_form_narrows_the_overview_by_name_and_the_query_filters_by_state_and_tag()
     {
