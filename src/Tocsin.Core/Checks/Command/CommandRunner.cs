@@ -52,14 +52,17 @@ public sealed record CommandRunnerOptions
 /// executable or killed by a signal is <c>UNKNOWN</c> with the reason. Otherwise the <see cref="CommandContract"/>
 /// decides. Details add <c>pid</c>, <c>stdoutBytes</c> and <c>stderrBytes</c> (bytes written in all),
 /// <c>stdoutTruncated</c> and <c>stderrTruncated</c>, and when they happened <c>timedOut</c>, <c>killSignal</c>
-/// (<c>"SIGTERM"</c> or <c>"SIGKILL"</c>, the last signal needed), <c>leftoverProcessesKilled</c> and
-/// <c>outputIncomplete</c>.
+/// (<c>"SIGTERM"</c> or <c>"SIGKILL"</c>, the last signal needed), <c>leftoverProcessesKilled</c>,
+/// <c>processesSurvivedKill</c> (still there 2 s after SIGKILL: uninterruptible sleep) and <c>outputIncomplete</c>.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The semaphore's wait handle is never used, so it holds nothing to dispose; the runner lives as long as its kind.")]
 public sealed class CommandRunner : ICheckRunner
 {
     private static readonly UTF8Encoding Utf8Lenient = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How long a run waits for its processes to go after SIGKILL.</summary>
+    private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(2);
 
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _slots;
@@ -196,15 +199,22 @@ public sealed class CommandRunner : ICheckRunner
             cancelled = true;
         }
 
+        (string Signal, bool Gone)? kill = null;
         if (cancelled)
         {
-            details["killSignal"] = await KillGroupAsync(pgid, process).ConfigureAwait(false);
+            kill = await KillGroupAsync(pgid, process).ConfigureAwait(false);
+            details["killSignal"] = kill.Value.Signal;
         }
         else if (ProcessGroup.HasLiveMember(pgid))
         {
             // The command exited but left processes behind in its group (e.g. "sleep 1000 &").
-            await KillGroupAsync(pgid, process).ConfigureAwait(false);
+            kill = await KillGroupAsync(pgid, process).ConfigureAwait(false);
             details["leftoverProcessesKilled"] = true;
+        }
+
+        if (kill is { Gone: false })
+        {
+            details["processesSurvivedKill"] = true;
         }
 
         var both = Task.WhenAll(stdoutTask, stderrTask);
@@ -269,18 +279,21 @@ public sealed class CommandRunner : ICheckRunner
         return outcome;
     }
 
-    /// <summary>SIGTERM to the group, then SIGKILL after the grace if any of it lives; returns the last signal sent.</summary>
-    private async Task<string> KillGroupAsync(int pgid, Process leader)
+    /// <summary>
+    /// SIGTERM to the group, then SIGKILL after the grace if any of it lives; returns the last signal sent and whether
+    /// the group is gone (a process in uninterruptible sleep, stuck on a dead NFS server say, can outlive even SIGKILL:
+    /// the run then ends anyway after <see cref="KillWait"/>).
+    /// </summary>
+    private async Task<(string Signal, bool Gone)> KillGroupAsync(int pgid, Process leader)
     {
         ProcessGroup.Signal(pgid, ProcessGroup.SigTerm, leader);
         if (await WaitGoneAsync(pgid, leader, Options.KillGrace).ConfigureAwait(false))
         {
-            return "SIGTERM";
+            return ("SIGTERM", true);
         }
 
         ProcessGroup.Signal(pgid, ProcessGroup.SigKill, leader);
-        await WaitGoneAsync(pgid, leader, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        return "SIGKILL";
+        return ("SIGKILL", await WaitGoneAsync(pgid, leader, KillWait).ConfigureAwait(false));
     }
 
     private async Task<bool> WaitGoneAsync(int pgid, Process leader, TimeSpan limit)
