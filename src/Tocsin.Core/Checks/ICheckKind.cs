@@ -21,6 +21,13 @@ public interface ICheckKind
     /// <summary>One line describing the check's target for tables, e.g. <c>GET https://example.org/</c>.</summary>
     string Describe(object options);
 
+    /// <summary>
+    /// The timeout of this kind's checks when neither the check nor <c>defaults.timeout</c> set one (still cut to 80 % of
+    /// the interval), or <see langword="null"/> for the loader's <see cref="ConfigLoader.DefaultTimeout"/>.
+    /// <value>Default: null.</value>
+    /// </summary>
+    TimeSpan? DefaultTimeout => null;
+
     /// <summary>The runner shared by all checks of this kind.</summary>
     ICheckRunner Runner { get; }
 }

@@ -165,13 +165,14 @@ public sealed class ConfigLoader
             web.RejectUnknownFields();
         }
 
-        TimeSpan defInterval = DefaultInterval, defTimeout = DefaultTimeout;
+        TimeSpan defInterval = DefaultInterval;
+        TimeSpan? defTimeout = null;
         var defThresholds = StateThresholds.Default;
         var defaults = root.Object("defaults");
         if (defaults is not null)
         {
             defInterval = defaults.Duration("interval", MinInterval, MaxInterval) ?? defInterval;
-            defTimeout = defaults.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval) ?? defTimeout;
+            defTimeout = defaults.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval);
             defThresholds = ReadThresholds(defaults, defThresholds);
             defaults.RejectUnknownFields();
         }
@@ -217,7 +218,7 @@ public sealed class ConfigLoader
     }
 
     private CheckDefinition? ReadCheck(
-        JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan defTimeout, StateThresholds defThresholds,
+        JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan? configuredDefTimeout, StateThresholds defThresholds,
         Dictionary<string, int> names)
     {
         string location = $"checks[{index}]";
@@ -259,6 +260,8 @@ public sealed class ConfigLoader
             r.Error("kind", ConfigObjectReader.Quote(kindName), $"unknown check kind; allowed: {string.Join(", ", _kinds.Names)}");
         }
 
+        // defaults.timeout, else the kind's own default (60 s for command checks), else 10 s.
+        TimeSpan defTimeout = configuredDefTimeout ?? kind?.DefaultTimeout ?? DefaultTimeout;
         bool explicitTimeout = r.Has("timeout");
         var interval = r.Duration("interval", MinInterval, MaxInterval) ?? defInterval;
         var timeout = r.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval);
