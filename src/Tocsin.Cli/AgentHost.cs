@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tocsin.Checks;
+using Tocsin.Checks.Command;
 using Tocsin.Configuration;
 using Npgsql;
 using Tocsin.Diagnostics;
@@ -37,6 +38,15 @@ internal static class AgentHost
         AddEngine(builder.Services, config, outbox);
         builder.Services.AddSingleton<Agent>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Agent>());
+        if (config.PromiseDirectories.Count > 0)
+        {
+            // Promise files added, changed or removed while the agent runs change the catalog, which the scheduler follows.
+            builder.Services.AddSingleton(sp => new PromiseWatcher(
+                sp.GetRequiredService<CheckCatalog>(), config.PromiseDirectories, config.TimeZone, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<PromiseWatcher>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<PromiseWatcher>());
+        }
+
         builder.Services.AddSingleton<PrometheusMetrics>();
         builder.Services.AddTocsinAccess(config.WebAuth);
         builder.Services.AddTocsinApi();
@@ -58,7 +68,8 @@ internal static class AgentHost
     }
 
     /// <summary>
-    /// Registers the engine: time, metrics, check kinds, the (already open) outbox, writer, executor, scheduler,
+    /// Registers the engine: time, metrics, check kinds, the check catalog (configured checks and, with promise directories,
+    /// the promises found by one scan now), the (already open) outbox, writer, executor, scheduler,
     /// collector, the check status reader, and when <see cref="TocsinConfig.ExternalDatabaseUri"/> is set the PostgreSQL data source,
     /// exporter, fleet membership and central status reader.
     /// </summary>
@@ -68,6 +79,7 @@ internal static class AgentHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new TocsinMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton(sp => CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => PromiseWatcher.LoadCatalog(config, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(outbox);
         services.AddSingleton(new ResultWriterOptions { Thresholds = State.StateThresholds.Lookup(config.Checks) });
         services.AddSingleton<ResultWriter>();
@@ -105,7 +117,7 @@ internal static class AgentHost
             Owns = sp.GetService<AgentFleet>() is { } fleet ? fleet.Owns : null,
         });
         services.AddSingleton(sp => new Scheduler(
-            config.Checks, sp.GetRequiredService<CheckExecutor>(), sp.GetRequiredService<IResultSink>(), sp.GetRequiredService<SchedulerOptions>(),
+            sp.GetRequiredService<CheckCatalog>(), sp.GetRequiredService<CheckExecutor>(), sp.GetRequiredService<IResultSink>(), sp.GetRequiredService<SchedulerOptions>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(), sp.GetRequiredService<ILogger<Scheduler>>()));
     }
 

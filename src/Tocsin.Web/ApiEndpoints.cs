@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using System.Globalization;
+using Tocsin.Checks;
 using Tocsin.Configuration;
 using Tocsin.Scheduling;
 using Tocsin.Export;
@@ -35,7 +36,7 @@ public static class ApiEndpoints
     /// Maps the API under <c>/api/v1</c>, every answer JSON and every error RFC 9457 <c>application/problem+json</c>
     /// (<c>{"type","title","status","detail"}</c>, plus <c>"parameter"</c> naming a bad query parameter):
     /// <list type="bullet">
-    /// <item><c>GET /checks</c>: array of <see cref="CheckStatusView"/> (one per configured check, in configuration order);
+    /// <item><c>GET /checks</c>: array of <see cref="CheckStatusView"/> (one per check of the <see cref="CheckCatalog"/>: configured ones in configuration order, then promises);
     /// <c>GET /checks/{name}</c>: one (404 for an unknown name).</item>
     /// <item><c>GET /checks/{name}/results?from=&amp;to=&amp;limit=&amp;cursor=</c>: array of <see cref="ResultView"/>, newest first;
     /// <c>from</c> (inclusive) and <c>to</c> (exclusive) ISO-8601 times, <c>limit</c> 1–1000 (default 100), <c>cursor</c> from the
@@ -58,17 +59,17 @@ public static class ApiEndpoints
     public static IEndpointRouteBuilder MapTocsinApi(this IEndpointRouteBuilder endpoints, Action<RouteGroupBuilder>? configureWrite = null)
     {
         var api = endpoints.MapGroup("/api/v1");
-        api.MapGet("/checks", async (HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+        api.MapGet("/checks", async (HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
         {
-            var reading = await StatusReader(context, outbox).ReadChecksAsync(config.Checks, context.RequestAborted).ConfigureAwait(false);
+            var reading = await StatusReader(context, outbox).ReadChecksAsync(catalog.Checks, context.RequestAborted).ConfigureAwait(false);
             context.Response.Headers[SourceHeader] = reading.Source;
             return TypedResults.Ok(reading.Checks);
         });
 
-        api.MapGet("/checks/{name}", async Task<Results<Ok<CheckStatusView>, ProblemHttpResult>> (string name, HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+        api.MapGet("/checks/{name}", async Task<Results<Ok<CheckStatusView>, ProblemHttpResult>> (string name, HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
         {
             name = CheckName(context, name);
-            var check = config.Checks.FirstOrDefault(c => c.Name == name);
+            var check = catalog.Checks.FirstOrDefault(c => c.Name == name);
             if (check is null)
             {
                 return UnknownCheck(name);
@@ -80,7 +81,7 @@ public static class ApiEndpoints
         });
 
         api.MapGet("/checks/{name}/results", async Task<Results<Ok<IReadOnlyList<ResultView>>, ProblemHttpResult>> (
-            string name, string? limit, string? from, string? to, string? cursor, HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+            string name, string? limit, string? from, string? to, string? cursor, HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
         {
             name = CheckName(context, name);
             if (ParseLimit(limit) is not { } n)
@@ -114,7 +115,7 @@ public static class ApiEndpoints
                 before = position;
             }
 
-            if (!config.Checks.Any(c => c.Name == name))
+            if (!catalog.Checks.Any(c => c.Name == name))
             {
                 return UnknownCheck(name);
             }
@@ -131,10 +132,10 @@ public static class ApiEndpoints
             return TypedResults.Ok(reading.Results);
         });
 
-        api.MapGet("/checks/{name}/results/{id}", Results<Ok<ResultView>, ProblemHttpResult> (string name, string id, HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+        api.MapGet("/checks/{name}/results/{id}", Results<Ok<ResultView>, ProblemHttpResult> (string name, string id, HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
         {
             name = CheckName(context, name);
-            if (!config.Checks.Any(c => c.Name == name))
+            if (!catalog.Checks.Any(c => c.Name == name))
             {
                 return UnknownCheck(name);
             }
@@ -231,7 +232,7 @@ public static class ApiEndpoints
         // Write endpoints: one group, so authorization is required of all of them at once (configureWrite, AuthSetup.WritePolicy).
         var write = api.MapGroup("").WithMetadata(new WriteEndpointAttribute());
         configureWrite?.Invoke(write);
-        write.MapPost("/checks/{name}/run", Results<Accepted<RunAccepted>, ProblemHttpResult> (string name, HttpContext context, TocsinConfig config) =>
+        write.MapPost("/checks/{name}/run", Results<Accepted<RunAccepted>, ProblemHttpResult> (string name, HttpContext context, CheckCatalog catalog) =>
         {
             name = CheckName(context, name);
             var scheduler = context.RequestServices.GetService<Scheduler>();
@@ -251,14 +252,14 @@ public static class ApiEndpoints
                 case RunNowStatus.AlreadyRunning:
                     return Problem(StatusCodes.Status409Conflict, "check is running", $"a run of \"{name}\" is going; checks never overlap themselves. Try again when it ends");
                 case RunNowStatus.Disabled:
-                    return Problem(StatusCodes.Status409Conflict, "check is disabled", $"\"{name}\" has \"enabled\": false in the configuration");
+                    return Problem(StatusCodes.Status409Conflict, "check is disabled", catalog.Current.Find(name)?.DisabledReason ?? $"\"{name}\" has \"enabled\": false in the configuration");
                 default:
                     return Problem(StatusCodes.Status503ServiceUnavailable, "agent is stopping", "the agent is stopping and starts no new run");
             }
         });
 
-        endpoints.MapGet("/healthz", (TocsinConfig config, ResultWriter writer) =>
-            TypedResults.Ok(new { status = "ok", version = VersionInfo.Version, checks = config.Checks.Count, resultsQueued = writer.Queued, resultsWritten = writer.Written }));
+        endpoints.MapGet("/healthz", (CheckCatalog catalog, ResultWriter writer) =>
+            TypedResults.Ok(new { status = "ok", version = VersionInfo.Version, checks = catalog.Checks.Count, resultsQueued = writer.Queued, resultsWritten = writer.Written }));
         return endpoints;
     }
 

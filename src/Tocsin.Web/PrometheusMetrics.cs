@@ -2,7 +2,7 @@ using System.Collections.Frozen;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using Prometheus;
-using Tocsin.Configuration;
+using Tocsin.Checks;
 using Tocsin.Diagnostics;
 using Tocsin.Storage.Sqlite;
 
@@ -19,7 +19,7 @@ namespace Tocsin.Web;
 /// Instrument tags become labels; the label names of each instrument are listed in <see cref="LabelNames"/>
 /// (an instrument not listed has none, and tags not listed are left out).</para>
 /// <para><b>Check state</b>: gauge <c>tocsin_check_state{check,kind}</c> = 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
-/// of each configured check's latest result in this agent's outbox (table <c>check_states</c>), and
+/// of each check's (the <see cref="CheckCatalog"/>'s) latest result in this agent's outbox (table <c>check_states</c>), and
 /// <c>tocsin_check_last_run_timestamp_seconds{check,kind}</c> (Unix time of that result's start, so a stale state
 /// — e.g. a check now run by another agent of a fleet — shows). A check without a result yet has no series. The
 /// table is read at most once per <see cref="StateRefreshInterval"/>, whatever the scrape rate.</para>
@@ -45,7 +45,7 @@ public sealed class PrometheusMetrics : IDisposable
 
     private readonly MeterListener _listener;
     private readonly MetricFactory _factory;
-    private readonly TocsinConfig _config;
+    private readonly CheckCatalog _catalog;
     private readonly SqliteOutbox _outbox;
     private readonly TimeProvider _time;
     private readonly Gauge _checkState;
@@ -55,9 +55,9 @@ public sealed class PrometheusMetrics : IDisposable
     private DateTimeOffset _statesReadAt = DateTimeOffset.MinValue;
 
     /// <summary>Starts listening to the <c>Tocsin</c> meter's instruments (those existing and those created later).</summary>
-    public PrometheusMetrics(TocsinConfig config, SqliteOutbox outbox, TimeProvider time)
+    public PrometheusMetrics(CheckCatalog catalog, SqliteOutbox outbox, TimeProvider time)
     {
-        _config = config;
+        _catalog = catalog;
         _outbox = outbox;
         _time = time;
         Registry = Metrics.NewCustomRegistry();
@@ -149,7 +149,17 @@ public sealed class PrometheusMetrics : IDisposable
                 return;
             }
 
-            foreach (var check in _config.Checks)
+            var checks = _catalog.Checks;
+            var names = checks.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in _checkSeries.Keys.Where(n => !names.Contains(n)).ToList())
+            {
+                // A check removed at run time (a promise file deleted) stops being published.
+                _checkSeries.Remove(gone, out var old);
+                old.State.Remove();
+                old.LastRun.Remove();
+            }
+
+            foreach (var check in checks)
             {
                 if (states.TryGetValue(check.Name, out var s))
                 {

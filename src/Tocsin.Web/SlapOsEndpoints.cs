@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tocsin.Checks;
 using Tocsin.Configuration;
 using Tocsin.Scheduling;
 using Tocsin.Status;
@@ -48,7 +49,7 @@ public static class SlapOsEndpoints
     /// </remarks>
     public static IEndpointRouteBuilder MapSlapOs(this IEndpointRouteBuilder endpoints, Action<IEndpointConventionBuilder>? configureWrite = null)
     {
-        var rerun = endpoints.MapPost("/cgi-bin/monitor-run-promise.cgi", IResult (HttpContext context, TocsinConfig config) =>
+        var rerun = endpoints.MapPost("/cgi-bin/monitor-run-promise.cgi", IResult (HttpContext context, CheckCatalog catalog) =>
         {
             string? name = context.Request.Query["service"];
             if (string.IsNullOrEmpty(name))
@@ -56,7 +57,7 @@ public static class SlapOsEndpoints
                 return TypedResults.BadRequest(new ProblemBody("service is required", "POST /cgi-bin/monitor-run-promise.cgi?service=<check name>"));
             }
 
-            var check = config.Checks.FirstOrDefault(c => c.Name == name);
+            var check = catalog.Checks.FirstOrDefault(c => c.Name == name);
             if (check is null)
             {
                 return IsSuspicious(name)
@@ -68,16 +69,16 @@ public static class SlapOsEndpoints
             return scheduler?.RunNow(name).Status switch
             {
                 RunNowStatus.Started or RunNowStatus.AlreadyRunning => TypedResults.NoContent(),
-                RunNowStatus.Disabled => TypedResults.Conflict(new ProblemBody("check is disabled", $"\"{name}\" has \"enabled\": false in the configuration")),
+                RunNowStatus.Disabled => TypedResults.Conflict(new ProblemBody("check is disabled", check.DisabledReason ?? $"\"{name}\" has \"enabled\": false in the configuration")),
                 _ => TypedResults.Json(new ProblemBody("not running checks", "the agent is stopping or has no scheduler"), statusCode: StatusCodes.Status503ServiceUnavailable),
             };
         }).WithMetadata(new WriteEndpointAttribute());
         configureWrite?.Invoke(rerun);
 
-        endpoints.MapGet("/monitor.haljson", (HttpContext context, TocsinConfig config) =>
-            TypedResults.Json(BuildIndex(config, context.Request.PathBase), contentType: HalJson));
+        endpoints.MapGet("/monitor.haljson", (HttpContext context, TocsinConfig config, CheckCatalog catalog) =>
+            TypedResults.Json(BuildIndex(config, catalog.Checks, context.Request.PathBase), contentType: HalJson));
 
-        endpoints.MapGet("/public/{**path}", async Task<IResult> (HttpContext context, TocsinConfig config, SqliteOutbox outbox) =>
+        endpoints.MapGet("/public/{**path}", async Task<IResult> (HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
         {
             string segment = RawPublicPath(context);
             if (segment.Contains('/', StringComparison.Ordinal) || !segment.EndsWith(StatusSuffix, StringComparison.Ordinal))
@@ -88,7 +89,7 @@ public static class SlapOsEndpoints
             }
 
             string name = Uri.UnescapeDataString(segment[..^StatusSuffix.Length]);
-            var check = config.Checks.FirstOrDefault(c => c.Name == name);
+            var check = catalog.Checks.FirstOrDefault(c => c.Name == name);
             if (check is null)
             {
                 return IsSuspicious(name)
@@ -108,15 +109,19 @@ public static class SlapOsEndpoints
         name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal)
         || name.Contains("..", StringComparison.Ordinal) || name.Any(char.IsControl);
 
-    /// <summary>The HAL index of every configured check, links relative to the server root (<paramref name="pathBase"/>).</summary>
-    public static HalIndex BuildIndex(TocsinConfig config, PathString pathBase)
+    /// <summary>
+    /// The HAL index of <paramref name="checks"/> (the catalog's), links relative to the server root (<paramref name="pathBase"/>); a
+    /// service's title is its promise's <c>.cfg</c> <c>title</c> when it has one, else its name.
+    /// </summary>
+    public static HalIndex BuildIndex(TocsinConfig config, IReadOnlyList<CheckDefinition> checks, PathString pathBase)
     {
         ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(checks);
         string root = pathBase.Value ?? "";
-        var services = config.Checks.Select(c =>
+        var services = checks.Select(c =>
         {
             string escaped = Uri.EscapeDataString(c.Name);
-            return new HalService(c.Name, c.Name, new HalServiceLinks(
+            return new HalService(c.Name, c.Promise?.Title ?? c.Name, new HalServiceLinks(
                 new HalLink($"{root}{PublicPrefix}{escaped}{StatusSuffix}"),
                 new HalLink($"{root}/api/v1/checks/{escaped}")));
         }).ToList();

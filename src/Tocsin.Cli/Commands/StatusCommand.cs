@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Spectre.Console;
 using Tocsin.Checks;
+using Tocsin.Checks.Command;
 using Tocsin.Configuration;
 using Tocsin.Status;
 using Tocsin.Storage.Postgres;
@@ -35,6 +36,7 @@ internal static class StatusCommand
         {
             string path = TocsinCommand.ResolveConfigPath(parse);
             var config = new ConfigLoader(CheckKinds.CreateDefault(TimeProvider.System)).Load(path);
+            var checks = PromiseWatcher.LoadCatalog(config, TimeProvider.System).Checks;
             using var outbox = File.Exists(config.LocalDatabasePath) ? new SqliteOutbox(config.LocalDatabasePath) : null;
             StatusReading reading;
             if (config.ExternalDatabaseUri is { } external)
@@ -59,7 +61,7 @@ internal static class StatusCommand
                     {
                         CentralTimeout = CentralTimeout,
                     };
-                    reading = await reader.ReadChecksAsync(config.Checks, ct).ConfigureAwait(false);
+                    reading = await reader.ReadChecksAsync(checks, ct).ConfigureAwait(false);
                     reading = reading with { FallbackReason = reading.FallbackReason ?? reason };
                 }
 
@@ -71,7 +73,7 @@ internal static class StatusCommand
             }
             else
             {
-                reading = await new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance).ReadChecksAsync(config.Checks, ct).ConfigureAwait(false);
+                reading = await new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance).ReadChecksAsync(checks, ct).ConfigureAwait(false);
             }
 
             if (parse.GetValue(json))

@@ -34,6 +34,23 @@ public sealed record CheckDefinition(string Name, string Kind, TimeSpan Interval
 
     /// <summary>Whether the check may be shown on the public status page (config <c>public</c>). <value>Default: false.</value></summary>
     public bool Public { get; init; }
+
+    /// <summary>
+    /// A cron schedule replacing the fixed-rate grid (a promise's <c>frequency</c>): runs are due at its occurrences, and
+    /// <see cref="Interval"/> is then only nominal (the gap between two occurrences, for the timeout cap and the slot-wait
+    /// rule). <value>Default: null, runs every <see cref="Interval"/>.</value>
+    /// </summary>
+    public Scheduling.CronSchedule? Schedule { get; init; }
+
+    /// <summary>
+    /// Why the check is disabled when it was not by choice (e.g. a promise whose <c>.cfg</c> has an invalid cron), shown
+    /// by <c>tocsin status</c>, the API (<c>problem</c>) and the dashboard; null otherwise. Set together with
+    /// <see cref="Enabled"/> = false. <value>Default: null.</value>
+    /// </summary>
+    public string? DisabledReason { get; init; }
+
+    /// <summary>Where the check came from when a promise directory made it, or null for a check of the configuration file.</summary>
+    public Command.PromiseSource? Promise { get; init; }
 }
 
 /// <summary>Where a check runs among agents sharing a central database (config field <c>placement</c>).</summary>

@@ -193,6 +193,38 @@ public sealed class ConfigLoader
             scheduler.RejectUnknownFields();
         }
 
+        var zone = TimeZoneInfo.Utc;
+        if (root.String("timeZone") is { } zoneName)
+        {
+            if (FindTimeZone(zoneName) is { } found)
+            {
+                zone = found;
+            }
+            else
+            {
+                root.Error("timeZone", ConfigObjectReader.Quote(zoneName), "unknown time zone; give an IANA name such as \"UTC\", \"Europe/Paris\" or \"America/New_York\"");
+            }
+        }
+
+        var promiseDirectories = new List<string>();
+        foreach (string dir in root.StringList("promiseDirectories") ?? [])
+        {
+            string resolved = dir.Trim().Length == 0 || dir.Contains('\0', StringComparison.Ordinal) ? "" : ResolveRelative(dir, baseDir);
+            if (resolved.Length == 0 || !Directory.Exists(resolved))
+            {
+                root.Error("promiseDirectories", ConfigObjectReader.Quote(dir),
+                    "must name an existing folder of promises (e.g. \"/srv/slapgrid/slappart0/etc/monitor-promise\"; relative paths are relative to the configuration file's folder)");
+            }
+            else if (promiseDirectories.Contains(resolved, StringComparer.Ordinal))
+            {
+                root.Error("promiseDirectories", ConfigObjectReader.Quote(dir), "is listed twice");
+            }
+            else
+            {
+                promiseDirectories.Add(resolved);
+            }
+        }
+
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, names));
 
@@ -214,7 +246,28 @@ public sealed class ConfigLoader
             MaxOutboxSize = maxOutbox,
             HeartbeatInterval = heartbeat,
             Checks = checks,
+            PromiseDirectories = promiseDirectories,
+            TimeZone = zone,
         };
+    }
+
+    /// <summary>The time zone with IANA id <paramref name="id"/>, or null when this machine knows none.</summary>
+    public static TimeZoneInfo? FindTimeZone(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        if (id.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return TimeZoneInfo.FindSystemTimeZoneById(id);
+        }
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            return null;
+        }
     }
 
     private CheckDefinition? ReadCheck(

@@ -64,6 +64,16 @@ public sealed record TocsinConfig
 
     /// <summary>The checks, in file order.</summary>
     public IReadOnlyList<CheckDefinition> Checks { get; init; } = [];
+
+    /// <summary>
+    /// Seed 003 promise directories (config <c>promiseDirectories</c>, absolute; relative paths and <c>~</c> resolved at load):
+    /// every executable file in them becomes a <c>command</c> check, picked up live (see <see cref="Checks.Command.PromiseDirectory"/>).
+    /// <value>Default: none.</value>
+    /// </summary>
+    public IReadOnlyList<string> PromiseDirectories { get; init; } = [];
+
+    /// <summary>The time zone of cron schedules (config <c>timeZone</c>, an IANA name such as <c>Europe/Paris</c>). <value>Default: UTC.</value></summary>
+    public TimeZoneInfo TimeZone { get; init; } = TimeZoneInfo.Utc;
 }
 
 /// <summary>The file formats Tocsin reads.</summary>

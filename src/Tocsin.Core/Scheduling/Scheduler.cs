@@ -32,13 +32,19 @@ public sealed record SchedulerOptions
 /// runs twice at the same time: a run due while the previous one is still going is skipped, counted
 /// (<c>tocsin.scheduler.skipped</c>) and logged (at most one line per check per minute, with the count). At most <see cref="SchedulerOptions.MaxConcurrentRuns"/>
 /// runs are in flight. Every result goes to the <see cref="IResultSink"/>.
+/// <para>A check with a <see cref="CheckDefinition.Schedule"/> (cron) is due at its occurrences instead of on the grid; the
+/// same rules (no overlap, skip when behind, placement) apply.</para>
+/// <para>The checks come from a <see cref="CheckCatalog"/> and follow its changes while running: a new check is scheduled
+/// from its first due time after the change; a removed one is no longer scheduled (a run of it that is going finishes and
+/// its result is kept); a changed one keeps its state (its entry, so the no-overlap rule holds across the change) and is
+/// rescheduled when its schedule, interval or enabled flag changed.</para>
 /// </summary>
 public sealed partial class Scheduler : IDisposable
 {
     /// <summary>Shortest time between two "skipped run" log lines of one check.</summary>
     public static readonly TimeSpan SkipLogInterval = TimeSpan.FromMinutes(1);
 
-    private readonly IReadOnlyList<CheckDefinition> _checks;
+    private readonly CheckCatalog _catalog;
     private readonly CheckExecutor _executor;
     private readonly IResultSink _sink;
     private readonly SchedulerOptions _options;
@@ -48,7 +54,12 @@ public sealed partial class Scheduler : IDisposable
     private readonly SemaphoreSlim _limit;
     private int _inFlight;
     private TaskCompletionSource? _drained;
-    private readonly Dictionary<string, Entry> _entries;
+    // Replaced (never changed in place) by the scheduling loop when the catalog changes; read by RunNow from any thread.
+    private Dictionary<string, Entry> _entries;
+
+    // Entries of removed checks whose run was still going, so a check added back under the same name cannot overlap it.
+    private readonly Dictionary<string, Entry> _retired = new(StringComparer.Ordinal);
+    private long _appliedVersion;
     private readonly CancellationTokenSource _runs = new();
     private bool _stopRequested;
     private long _lastBehindLogTicks;
@@ -57,12 +68,21 @@ public sealed partial class Scheduler : IDisposable
     private int _running;
     private long _lastLoopTicks;
 
-    /// <summary>Creates the scheduler for <paramref name="checks"/> (disabled ones are never run).</summary>
+    /// <summary>Creates the scheduler for a fixed set of <paramref name="checks"/> (disabled ones are never run).</summary>
     public Scheduler(
         IReadOnlyList<CheckDefinition> checks, CheckExecutor executor, IResultSink sink, SchedulerOptions options,
         TimeProvider time, TocsinMetrics metrics, ILogger<Scheduler> logger)
+        : this(new CheckCatalog(checks), executor, sink, options, time, metrics, logger)
     {
-        _checks = checks;
+    }
+
+    /// <summary>Creates the scheduler for the checks of <paramref name="catalog"/>, following its changes (disabled checks are never run).</summary>
+    public Scheduler(
+        CheckCatalog catalog, CheckExecutor executor, IResultSink sink, SchedulerOptions options,
+        TimeProvider time, TocsinMetrics metrics, ILogger<Scheduler> logger)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        _catalog = catalog;
         _executor = executor;
         _sink = sink;
         _options = options;
@@ -70,8 +90,10 @@ public sealed partial class Scheduler : IDisposable
         _metrics = metrics;
         _logger = logger;
         _limit = new SemaphoreSlim(options.MaxConcurrentRuns, options.MaxConcurrentRuns);
+        var snapshot = catalog.Current;
+        _appliedVersion = snapshot.Version;
         _entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        foreach (var check in checks)
+        foreach (var check in snapshot.Checks)
         {
             _entries.TryAdd(check.Name, new Entry(check));
         }
@@ -156,12 +178,12 @@ public sealed partial class Scheduler : IDisposable
 
     private async Task ScheduleAsync(CancellationToken stoppingToken)
     {
-        var queue = new PriorityQueue<Entry, DateTimeOffset>();
+        // An item whose generation is not its entry's any more was superseded (the check changed or was removed): dropped when met.
+        var queue = new PriorityQueue<(Entry Entry, int Generation), DateTimeOffset>();
         var start = _time.GetUtcNow();
-        foreach (var check in _checks.Where(c => c.Enabled))
+        foreach (var entry in Volatile.Read(ref _entries).Values.Where(e => e.Check.Enabled))
         {
-            var due = FirstDue(check.Name, check.Interval, start);
-            queue.Enqueue(_entries[check.Name], due);
+            Enqueue(queue, entry, start);
         }
 
         LogStarted(_logger, queue.Count);
@@ -172,32 +194,38 @@ public sealed partial class Scheduler : IDisposable
             {
                 Interlocked.Exchange(ref _lastLoopTicks, _time.GetUtcNow().UtcTicks);
                 FailPoints.Hit(FailPoints.SchedulerLoop);
-                if (!queue.TryPeek(out var entry, out var due))
+                var changed = _catalog.WhenChanged;
+                if (_catalog.Current is var snapshot && snapshot.Version != _appliedVersion)
                 {
-                    await Task.Delay(Timeout.InfiniteTimeSpan, _time, stoppingToken).ConfigureAwait(false);
+                    Apply(snapshot, queue, _time.GetUtcNow());
+                }
+
+                if (!queue.TryPeek(out var item, out var due))
+                {
+                    await WaitAsync(Timeout.InfiniteTimeSpan, changed, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                var (entry, generation) = item;
+                if (generation != entry.Generation)
+                {
+                    queue.Dequeue();
                     continue;
                 }
 
                 var now = _time.GetUtcNow();
                 if (due > now)
                 {
-                    await Task.Delay(due - now, _time, stoppingToken).ConfigureAwait(false);
+                    await WaitAsync(due - now, changed, stoppingToken).ConfigureAwait(false);
                     continue;
                 }
 
                 queue.Dequeue();
                 Dispatch(entry, due, runs.Token);
-                var next = due + entry.Check.Interval;
-                if (next + entry.Check.Interval <= now)
+                if (NextDue(entry.Check, due, now) is { } next)
                 {
-                    long missed = (long)((now - next) / entry.Check.Interval);
-                    next += entry.Check.Interval * missed;
-                    Interlocked.Add(ref _skippedBehind, missed);
-                    _metrics.RunsSkipped.Add(missed, new KeyValuePair<string, object?>("reason", "behind"));
-                    LogBehind(_logger, entry.Check.Name, missed);
+                    queue.Enqueue((entry, generation), next);
                 }
-
-                queue.Enqueue(entry, next);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -208,13 +236,150 @@ public sealed partial class Scheduler : IDisposable
     }
 
     /// <summary>
+    /// The due time after <paramref name="due"/> of <paramref name="check"/>, or null when its cron schedule never fires again.
+    /// When that is already more than one period behind <paramref name="now"/> (a suspend, a stalled loop), the missed runs are
+    /// skipped, counted and logged, and the latest due time not after <paramref name="now"/> is returned (one catch-up run).
+    /// </summary>
+    private DateTimeOffset? NextDue(CheckDefinition check, DateTimeOffset due, DateTimeOffset now)
+    {
+        long missed = 0;
+        DateTimeOffset next;
+        if (check.Schedule is { } schedule)
+        {
+            if (schedule.Next(due) is not { } n)
+            {
+                return null;
+            }
+
+            next = n;
+            while (schedule.Next(next) is { } later && later <= now)
+            {
+                next = later;
+                if (++missed >= MaxCronCatchUp)
+                {
+                    // Far behind on a frequent schedule: stop walking and start again from now, without a catch-up run.
+                    next = schedule.Next(now) ?? next;
+                    break;
+                }
+            }
+        }
+        else
+        {
+            next = due + check.Interval;
+            if (next + check.Interval <= now)
+            {
+                missed = (long)((now - next) / check.Interval);
+                next += check.Interval * missed;
+            }
+        }
+
+        if (missed > 0)
+        {
+            Interlocked.Add(ref _skippedBehind, missed);
+            _metrics.RunsSkipped.Add(missed, new KeyValuePair<string, object?>("reason", "behind"));
+            LogBehind(_logger, check.Name, missed);
+        }
+
+        return next;
+    }
+
+    private const int MaxCronCatchUp = 100_000;
+
+    /// <summary>Queues <paramref name="entry"/>'s first due time at or after <paramref name="now"/>, under its current generation.</summary>
+    private static void Enqueue(PriorityQueue<(Entry Entry, int Generation), DateTimeOffset> queue, Entry entry, DateTimeOffset now)
+    {
+        var check = entry.Check;
+        DateTimeOffset? first = check.Schedule is { } schedule ? schedule.NextOrSame(now) : FirstDue(check.Name, check.Interval, now);
+        if (first is { } due)
+        {
+            queue.Enqueue((entry, entry.Generation), due);
+        }
+    }
+
+    /// <summary>Follows the catalog's <paramref name="snapshot"/>: adds, removes and updates entries (see the class remarks).</summary>
+    private void Apply(CheckCatalogSnapshot snapshot, PriorityQueue<(Entry Entry, int Generation), DateTimeOffset> queue, DateTimeOffset now)
+    {
+        var old = Volatile.Read(ref _entries);
+        var next = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        int added = 0, changed = 0, removed = 0;
+        foreach (var name in _retired.Where(r => Volatile.Read(ref r.Value.Running) == 0).Select(r => r.Key).ToList())
+        {
+            _retired.Remove(name);
+        }
+
+        foreach (var check in snapshot.Checks)
+        {
+            if (old.TryGetValue(check.Name, out var entry) || _retired.Remove(check.Name, out entry))
+            {
+                var was = entry.Check;
+                bool reschedule = !old.ContainsKey(check.Name) || was.Enabled != check.Enabled || was.Interval != check.Interval || !Equals(was.Schedule, check.Schedule);
+                entry.Check = check;
+                if (reschedule)
+                {
+                    entry.Generation++;
+                    if (check.Enabled)
+                    {
+                        Enqueue(queue, entry, now);
+                    }
+                }
+
+                if (!ReferenceEquals(was, check))
+                {
+                    changed += old.ContainsKey(check.Name) ? 1 : 0;
+                    added += old.ContainsKey(check.Name) ? 0 : 1;
+                }
+            }
+            else
+            {
+                entry = new Entry(check);
+                added++;
+                if (check.Enabled)
+                {
+                    Enqueue(queue, entry, now);
+                }
+            }
+
+            next[check.Name] = entry;
+        }
+
+        foreach (var (name, entry) in old)
+        {
+            if (!next.ContainsKey(name))
+            {
+                entry.Generation++;
+                removed++;
+                if (Volatile.Read(ref entry.Running) != 0)
+                {
+                    _retired[name] = entry;
+                }
+            }
+        }
+
+        Volatile.Write(ref _entries, next);
+        _appliedVersion = snapshot.Version;
+        int enabled = next.Values.Count(e => e.Check.Enabled);
+        LogCatalogApplied(_logger, snapshot.Version, added, changed, removed, enabled);
+    }
+
+    /// <summary>Waits <paramref name="delay"/> (on the <see cref="TimeProvider"/>) or until <paramref name="changed"/> completes.</summary>
+    /// <exception cref="OperationCanceledException">When <paramref name="stoppingToken"/> is cancelled.</exception>
+    private async Task WaitAsync(TimeSpan delay, Task changed, CancellationToken stoppingToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var delayed = Task.Delay(delay, _time, wait.Token);
+        await Task.WhenAny(delayed, changed).ConfigureAwait(false);
+        await wait.CancelAsync().ConfigureAwait(false);
+        stoppingToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>
     /// Runs every enabled check once, concurrently within the in-flight limit, hands each result to the
     /// sink, and returns the results in configuration order.
     /// </summary>
     public async Task<IReadOnlyList<CheckResult>> RunOnceAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var tasks = _checks.Where(c => c.Enabled).Select(async check =>
+        var tasks = _catalog.Checks.Where(c => c.Enabled).Select(async check =>
         {
             await _limit.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
@@ -276,7 +441,7 @@ public sealed partial class Scheduler : IDisposable
     public RunNowOutcome RunNow(string checkName)
     {
         ArgumentNullException.ThrowIfNull(checkName);
-        if (!_entries.TryGetValue(checkName, out var entry))
+        if (!Volatile.Read(ref _entries).TryGetValue(checkName, out var entry))
         {
             return new RunNowOutcome(RunNowStatus.UnknownCheck, null, Task.CompletedTask);
         }
@@ -318,6 +483,8 @@ public sealed partial class Scheduler : IDisposable
 
     private async Task RunEntryAsync(Entry entry, DateTimeOffset due, CancellationToken runsToken, Guid? resultId = null)
     {
+        // The definition when the run was asked for: a change of the check while it waits or runs applies from the next run.
+        var check = entry.Check;
         bool started = false;
         try
         {
@@ -333,19 +500,19 @@ public sealed partial class Scheduler : IDisposable
                     return;
                 }
 
-                if (lag >= entry.Check.Interval)
+                if (lag >= check.Interval)
                 {
                     // Waited a whole interval for a slot: its result would be stale, and the next run is due.
                     Interlocked.Increment(ref _skippedBehind);
                     _metrics.RunsSkipped.Add(1, new KeyValuePair<string, object?>("reason", "behind"));
-                    LogSlotWaitBehind(entry.Check.Name, lag);
+                    LogSlotWaitBehind(check.Name, lag);
                     return;
                 }
 
                 started = true;
                 Interlocked.Increment(ref _started);
                 _metrics.ScheduleLag.Record(lag.TotalMilliseconds);
-                var result = await _executor.RunAsync(entry.Check, due, runsToken, resultId).ConfigureAwait(false);
+                var result = await _executor.RunAsync(check, due, runsToken, resultId).ConfigureAwait(false);
                 await _sink.WriteAsync(result, CancellationToken.None).ConfigureAwait(false);
             }
             finally
@@ -365,7 +532,7 @@ public sealed partial class Scheduler : IDisposable
         }
         catch (Exception ex)
         {
-            LogSinkFailed(_logger, ex, entry.Check.Name);
+            LogSinkFailed(_logger, ex, check.Name);
         }
         finally
         {
@@ -421,9 +588,19 @@ public sealed partial class Scheduler : IDisposable
 
     private sealed class Entry(CheckDefinition check)
     {
-        public CheckDefinition Check { get; } = check;
+        private CheckDefinition _check = check;
+
+        /// <summary>The current definition; replaced by the scheduling loop when the catalog changes it, read from any thread.</summary>
+        public CheckDefinition Check
+        {
+            get => Volatile.Read(ref _check);
+            set => Volatile.Write(ref _check, value);
+        }
 
         public int Running;
+
+        // Touched only by the scheduling loop: queue items of an older generation are dropped.
+        public int Generation;
 
         // Touched only by the scheduling loop.
         public long SkippedSinceLog;
@@ -436,6 +613,9 @@ public sealed partial class Scheduler : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped {Count} run(s) of {Check}, the latest due {Due:O}: its previous run was still going")]
     private static partial void LogOverlap(ILogger logger, string check, long count, DateTimeOffset due);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Checks changed (catalog version {Version}): {Added} added, {Changed} changed, {Removed} removed; {Enabled} enabled check(s) scheduled")]
+    private static partial void LogCatalogApplied(ILogger logger, long version, int added, int changed, int removed, int enabled);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduler fell behind: skipped {Missed} run(s) of {Check}")]
     private static partial void LogBehind(ILogger logger, string check, long missed);

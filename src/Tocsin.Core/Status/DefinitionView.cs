@@ -28,7 +28,7 @@ public static partial class DefinitionView
         var lines = new List<KeyValuePair<string, string>>
         {
             new("kind", check.Kind),
-            new("interval", Format(check.Interval)),
+            check.Schedule is { } schedule ? new KeyValuePair<string, string>("schedule", schedule.ToString()) : new KeyValuePair<string, string>("interval", Format(check.Interval)),
             new("timeout", Format(check.Timeout)),
         };
         if (check.Tags.Count > 0)
@@ -38,6 +38,26 @@ public static partial class DefinitionView
 
         lines.Add(new("placement", check.Placement.ToString().ToLowerInvariant()));
         lines.Add(new("enabled", check.Enabled ? "true" : "false"));
+        if (check.DisabledReason is { } reason)
+        {
+            lines.Add(new("problem", Cut(reason)));
+        }
+
+        if (check.Promise is { } promise)
+        {
+            lines.Add(new("promise", promise.Path));
+            AddValue(lines, "promiseConfig", promise.ConfigPath);
+            AddValue(lines, "title", promise.Title);
+            if (promise.PublicPaths.Count > 0)
+            {
+                AddValue(lines, "publicPathList", promise.PublicPaths);
+            }
+
+            if (promise.PrivatePaths.Count > 0)
+            {
+                AddValue(lines, "privatePathList", promise.PrivatePaths);
+            }
+        }
         lines.Add(new("public", check.Public ? "true" : "false"));
         lines.Add(new("failureThreshold", check.Thresholds.FailureThreshold.ToString(CultureInfo.InvariantCulture)));
         lines.Add(new("successThreshold", check.Thresholds.SuccessThreshold.ToString(CultureInfo.InvariantCulture)));

@@ -10,7 +10,7 @@ namespace Tocsin.Status;
 /// show it: <c>{"name","kind","state","lastRun","durationMs","message","consecutiveFailures","lastChange","agentId","source"}</c>
 /// and this agent's state tracking: <c>"softState","hardState","stateType","consecutiveSuccesses","lastHardChange",
 /// "failingSince","flapping","percentStateChange","openIncidentId","uptime24h","uptime7d","uptime30d","averageDurationMs24h",
-/// "failureThreshold","successThreshold","public"</c> (null where this agent has no result of the check).
+/// "failureThreshold","successThreshold","public","problem"</c> (null where this agent has no result of the check).
 /// </summary>
 /// <param name="Name">Check name.</param>
 /// <param name="Kind">Check kind.</param>
@@ -97,6 +97,13 @@ public sealed record CheckStatusView(
     /// <summary>Whether the check is marked <c>"public": true</c> (shown on the public status page).</summary>
     [JsonPropertyName("public")]
     public bool? Public { get; init; }
+
+    /// <summary>
+    /// Why the check is disabled when it was not by choice (e.g. a promise whose <c>.cfg</c> has an invalid cron:
+    /// <see cref="CheckDefinition.DisabledReason"/>), else null.
+    /// </summary>
+    [JsonPropertyName("problem")]
+    public string? Problem { get; init; }
 }
 
 /// <summary>Builds the status of the configured checks from the outbox.</summary>
@@ -145,7 +152,7 @@ public static class StatusReport
     {
         ArgumentNullException.ThrowIfNull(view);
         ArgumentNullException.ThrowIfNull(check);
-        view = view with { FailureThreshold = check.Thresholds.FailureThreshold, SuccessThreshold = check.Thresholds.SuccessThreshold, Public = check.Public };
+        view = view with { FailureThreshold = check.Thresholds.FailureThreshold, SuccessThreshold = check.Thresholds.SuccessThreshold, Public = check.Public, Problem = check.DisabledReason };
         if (tracked is not null)
         {
             view = view with
@@ -177,5 +184,5 @@ public static class StatusReport
     }
 
     private static CheckStatusView PendingView(CheckDefinition c, string source) =>
-        new(c.Name, c.Kind, Pending, null, null, c.Enabled ? null : "disabled", 0, null, null, source);
+        new(c.Name, c.Kind, Pending, null, null, c.Enabled ? null : c.DisabledReason is { } why ? "disabled: " + why : "disabled", 0, null, null, source);
 }

@@ -71,7 +71,7 @@ public static class DashboardEndpoints
     /// <summary>
     /// Maps the pages (see the class remarks) and their assets (<c>/assets/tocsin.css</c>, <c>/assets/tocsin.js</c>).
     /// <paramref name="configureWrite"/> is applied to <c>POST /checks/{name}/run</c> (<c>tocsin start</c> requires the write
-    /// policy there). Needs <see cref="TocsinConfig"/> and <see cref="SqliteOutbox"/> in services, the <see cref="Scheduler"/> for run-now.
+    /// policy there). Needs the <see cref="CheckCatalog"/> and <see cref="SqliteOutbox"/> in services, the <see cref="Scheduler"/> for run-now.
     /// </summary>
     public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder endpoints, Action<IEndpointConventionBuilder>? configureWrite = null)
     {
@@ -85,8 +85,9 @@ public static class DashboardEndpoints
         return endpoints;
     }
 
-    private static async Task<IResult> OverviewAsync(HttpContext context, TocsinConfig config, SqliteOutbox outbox, string? q, string? state, string? tag, string? page)
+    private static async Task<IResult> OverviewAsync(HttpContext context, CheckCatalog catalog, SqliteOutbox outbox, string? q, string? state, string? tag, string? page)
     {
+        var checks = catalog.Checks;
         var time = Time(context);
         if (state is { Length: > 0 } && !StateFilters.Contains(state, StringComparer.OrdinalIgnoreCase))
         {
@@ -104,13 +105,13 @@ public static class DashboardEndpoints
             string.IsNullOrEmpty(state) ? null : StateFilters.First(s => s.Equals(state, StringComparison.OrdinalIgnoreCase)),
             string.IsNullOrEmpty(tag) ? null : tag,
             pageNumber);
-        var reading = await StatusReader(context, outbox).ReadChecksAsync(config.Checks, context.RequestAborted).ConfigureAwait(false);
+        var reading = await StatusReader(context, outbox).ReadChecksAsync(checks, context.RequestAborted).ConfigureAwait(false);
 
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         var matching = new List<(CheckDefinition Check, CheckStatusView Status)>();
-        for (int i = 0; i < config.Checks.Count; i++)
+        for (int i = 0; i < checks.Count; i++)
         {
-            var check = config.Checks[i];
+            var check = checks[i];
             var status = reading.Checks[i];
             counts[status.State] = counts.GetValueOrDefault(status.State) + 1;
             if (Matches(filter, check, status))
@@ -132,13 +133,13 @@ public static class DashboardEndpoints
             .GroupBy(s => GroupOf(s.Check), StringComparer.Ordinal)
             .Select(g => new CheckGroup(g.Key, [.. g.Select(s => new CheckRow(s.Check, s.Status, recent.GetValueOrDefault(s.Check.Name) ?? []))]))
             .ToList();
-        var tags = config.Checks.SelectMany(c => c.Tags).Distinct(StringComparer.Ordinal).Order(StringComparer.OrdinalIgnoreCase).ToList();
+        var tags = checks.SelectMany(c => c.Tags).Distinct(StringComparer.Ordinal).Order(StringComparer.OrdinalIgnoreCase).ToList();
         var model = new OverviewModel(
             groups,
             [.. SeverityOrder.Where(counts.ContainsKey).Select(s => new KeyValuePair<string, int>(s, counts[s]))],
             filter,
             tags,
-            config.Checks.Count,
+            checks.Count,
             ordered.Count,
             pages,
             new SourceNote(reading.Source, reading.FallbackReason),
@@ -175,10 +176,10 @@ public static class DashboardEndpoints
         return true;
     }
 
-    private static async Task<IResult> CheckAsync(HttpContext context, string name, string? range, string? ran, string? error, TocsinConfig config, SqliteOutbox outbox)
+    private static async Task<IResult> CheckAsync(HttpContext context, string name, string? range, string? ran, string? error, CheckCatalog catalog, SqliteOutbox outbox)
     {
         name = ApiEndpoints.CheckName(context, name, "/checks/");
-        var check = config.Checks.FirstOrDefault(c => c.Name == name);
+        var check = catalog.Checks.FirstOrDefault(c => c.Name == name);
         if (check is null)
         {
             return NotFound($"No check is named \u201c{name}\u201d.");
@@ -227,13 +228,13 @@ public static class DashboardEndpoints
     {
         null or "" => null,
         "running" => "A run of this check is going already; checks never overlap themselves. Its result appears when it ends.",
-        "disabled" => "This check is disabled (\"enabled\": false in the configuration): it is never run.",
+        "disabled" => "This check is disabled (\"enabled\": false in the configuration, or a problem its definition shows): it is never run.",
         "stopping" => "The agent is stopping and starts no new run.",
         "unavailable" => "This process runs no checks.",
         _ => null,
     };
 
-    private static IResult RunNow(HttpContext context, string name, TocsinConfig config)
+    private static IResult RunNow(HttpContext context, string name, CheckCatalog catalog)
     {
         name = ApiEndpoints.CheckName(context, name, "/checks/");
         if (CrossOriginProtection.Refusal(context.Request) is { } refusal)
@@ -241,7 +242,7 @@ public static class DashboardEndpoints
             return ErrorPage(StatusCodes.Status403Forbidden, "Refused: the form did not come from this server", $"Open the check's page here and press \u201cRun now\u201d there ({refusal}).");
         }
 
-        if (!config.Checks.Any(c => c.Name == name))
+        if (!catalog.Checks.Any(c => c.Name == name))
         {
             return NotFound($"No check is named \u201c{name}\u201d.");
         }
@@ -313,11 +314,11 @@ public static class DashboardEndpoints
         return Page<IncidentsPage>(new IncidentsModel(incidents, openOnly, checkName, older, Time(context).GetUtcNow()));
     }
 
-    private static async Task<IResult> StatusPage(HttpContext context, TocsinConfig config, SqliteOutbox outbox)
+    private static async Task<IResult> StatusPage(HttpContext context, CheckCatalog catalog, SqliteOutbox outbox)
     {
         var time = Time(context);
         var now = time.GetUtcNow();
-        var publicChecks = config.Checks.Where(c => c.Public).ToList();
+        var publicChecks = catalog.Checks.Where(c => c.Public).ToList();
         var reading = await StatusReader(context, outbox).ReadChecksAsync(publicChecks, context.RequestAborted).ConfigureAwait(false);
         var firstDay = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-29);
         var list = new List<PublicCheck>(publicChecks.Count);

@@ -457,6 +457,109 @@ public sealed class SchedulerTests : IDisposable
         }
     }
 
+    private Scheduler NewScheduler(CheckCatalog catalog, ScriptedKind kind)
+    {
+        var registry = new CheckKindRegistry([kind]);
+        var executor = new CheckExecutor(registry, _time, _metrics, NullLogger<CheckExecutor>.Instance);
+        return new Scheduler(catalog, executor, _sink, new SchedulerOptions(), _time, _metrics, _log);
+    }
+
+    private static bool SameInterval(CheckDefinition a, CheckDefinition b) => a.Interval == b.Interval && Equals(a.Schedule, b.Schedule) && a.Enabled == b.Enabled;
+
+    [Fact]
+    public async Task Cron_check_runs_at_its_occurrences_in_its_time_zone_across_a_dst_change()
+    {
+        // Europe/Paris jumps from 02:00 CET to 03:00 CEST on 2026-03-29: the 02:30 run that day happens at the change.
+        var paris = TimeZoneInfo.FindSystemTimeZoneById("Europe/Paris");
+        _time.SetUtcNow(new DateTimeOffset(2026, 3, 28, 12, 0, 0, TimeSpan.Zero));
+        var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));
+        var check = Check("nightly", TimeSpan.FromDays(1), TimeSpan.FromMinutes(1)) with { Schedule = CronSchedule.Parse("30 2 * * *", paris) };
+        using var scheduler = NewScheduler([check], kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+
+        await AdvanceAsync(TimeSpan.FromDays(3), TimeSpan.FromMinutes(10));
+        await stop.CancelAsync();
+        await run;
+
+        Assert.Equal(
+            [new DateTimeOffset(2026, 3, 29, 1, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 3, 30, 0, 30, 0, TimeSpan.Zero), new DateTimeOffset(2026, 3, 31, 0, 30, 0, TimeSpan.Zero)],
+            _sink.Results.Select(r => r.ScheduledAt).Order());
+    }
+
+    [Fact]
+    public async Task Follows_the_catalog_adding_changing_and_removing_checks_while_running()
+    {
+        var kind = new ScriptedKind((_, _) => Task.FromResult(new RunOutcome(CheckState.OK, "ok")));
+        var catalog = new CheckCatalog([Check("configured", TimeSpan.FromSeconds(10))]);
+        using var scheduler = NewScheduler(catalog, kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        await AdvanceAsync(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        Assert.DoesNotContain(_sink.Results, r => r.CheckName == "added");
+
+        Assert.NotNull(catalog.SetDiscovered([Check("added", TimeSpan.FromSeconds(10))], [], SameInterval));
+        await AdvanceAsync(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        int added = _sink.Results.Count(r => r.CheckName == "added");
+        Assert.InRange(added, 2, 4);
+
+        // Every 2 s instead of every 10 s.
+        Assert.NotNull(catalog.SetDiscovered([Check("added", TimeSpan.FromSeconds(2))], [], SameInterval));
+        await AdvanceAsync(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        int faster = _sink.Results.Count(r => r.CheckName == "added") - added;
+        Assert.InRange(faster, 13, 16);
+
+        Assert.NotNull(catalog.SetDiscovered([], [], SameInterval));
+        await Poll(() => _log.Lines.Any(l => l.Contains("0 added, 0 changed, 1 removed", StringComparison.Ordinal)));
+        Assert.Equal(RunNowStatus.UnknownCheck, scheduler.RunNow("added").Status);
+        int before = _sink.Results.Count(r => r.CheckName == "added");
+        int configuredBefore = _sink.Results.Count(r => r.CheckName == "configured");
+        await AdvanceAsync(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1));
+        await stop.CancelAsync();
+        await run;
+
+        Assert.Equal(before, _sink.Results.Count(r => r.CheckName == "added"));
+        Assert.InRange(_sink.Results.Count(r => r.CheckName == "configured") - configuredBefore, 2, 4);
+        Assert.Contains(_log.Lines, l => l.Contains("1 added, 0 changed, 0 removed", StringComparison.Ordinal));
+        Assert.Contains(_log.Lines, l => l.Contains("0 added, 0 changed, 1 removed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_changed_check_keeps_its_no_overlap_rule_and_a_removed_ones_run_finishes()
+    {
+        var release = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var kind = new ScriptedKind((_, _) => release.Task);
+        var catalog = new CheckCatalog([]);
+        catalog.SetDiscovered([Check("slow", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(8))], [], SameInterval);
+        using var scheduler = NewScheduler(catalog, kind);
+        using var stop = new CancellationTokenSource();
+        var run = scheduler.RunAsync(stop.Token);
+        Assert.Equal(RunNowStatus.Started, scheduler.RunNow("slow").Status);
+
+        catalog.SetDiscovered([Check("slow", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(4))], [], SameInterval);
+        await Poll(() => _log.Lines.Any(l => l.Contains("0 added, 1 changed", StringComparison.Ordinal)));
+        Assert.Equal(RunNowStatus.AlreadyRunning, scheduler.RunNow("slow").Status);
+
+        catalog.SetDiscovered([], [], SameInterval);
+        await Poll(() => scheduler.RunNow("slow").Status == RunNowStatus.UnknownCheck);
+        release.SetResult(new RunOutcome(CheckState.OK, "finished after its removal"));
+        await Poll(() => _sink.Results.Count == 1);
+        await stop.CancelAsync();
+        await run;
+
+        Assert.Equal("finished after its removal", Assert.Single(_sink.Results).Message);
+    }
+
+    private static async Task Poll(Func<bool> done)
+    {
+        for (int i = 0; i < 500 && !done(); i++)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(done());
+    }
+
     private sealed class CapturingLogger : Microsoft.Extensions.Logging.ILogger<Scheduler>
     {
         private readonly ConcurrentQueue<string> _lines = new();
