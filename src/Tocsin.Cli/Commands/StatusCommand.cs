@@ -92,7 +92,7 @@ internal static class StatusCommand
                     s.DurationMs?.ToString("0.#", CultureInfo.InvariantCulture) ?? "-",
                     s.ConsecutiveFailures.ToString(CultureInfo.InvariantCulture),
                     s.AgentId?.ToString("D") ?? "-",
-                    Markup.Escape(s.Message ?? ""));
+                    Markup.Escape(s.Problem is { } problem && s.State != StatusReport.Pending ? $"disabled: {problem} (last: {s.Message})" : s.Message ?? ""));
             }
 
             AnsiConsole.Write(table);
