@@ -193,6 +193,7 @@ public sealed class ConfigLoader
             scheduler.RejectUnknownFields();
         }
 
+        string? slapOsPublicFolder = SlapOsConfigReader.ReadPublicFolder(root, baseDir);
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, names));
 
@@ -213,6 +214,7 @@ public sealed class ConfigLoader
             LocalRetention = retention,
             MaxOutboxSize = maxOutbox,
             HeartbeatInterval = heartbeat,
+            SlapOsPublicFolder = slapOsPublicFolder,
             Checks = checks,
         };
     }
