@@ -26,6 +26,11 @@ internal sealed record BenchOptions
                                  http runner alone, a plain shared HttpClient) for --duration each
           --progress D           progress line to stderr every D             (default 5s; 0s = none)
 
+        Command checks (bench/promises):
+          --command-dir DIR      instead of http checks: command checks, the i-th running the i-th executable
+                                 of DIR (sorted by name, cycling when --checks is larger); no --target needed
+          --max-processes N      the command kind's MaxProcesses (default: the engine's, 4 × CPUs in 16–64)
+
         Export to PostgreSQL (the connection string names a private server; a password in it is passed to
         psql through PGPASSWORD, never printed):
           --fill                 instead: write --rows realistic results into a new outbox --db FILE
@@ -85,6 +90,13 @@ internal sealed record BenchOptions
 
     public string? BacklogDb { get; init; }
 
+    public string? CommandDir { get; init; }
+
+    public int? MaxProcesses { get; init; }
+
+    /// <summary>What each check is, for the printed figures.</summary>
+    public string CheckNoun => CommandDir is null ? "http checks" : "command checks";
+
     /// <summary>The checks' timeout: the given one, else half the interval capped at 10 s.</summary>
     public TimeSpan EffectiveTimeout =>
         Timeout ?? TimeSpan.FromTicks(Math.Min(Interval.Ticks / 2, TimeSpan.FromSeconds(10).Ticks));
@@ -125,6 +137,8 @@ internal sealed record BenchOptions
                 "--pg" => o with { Postgres = Value() },
                 "--psql" => o with { Psql = Value() },
                 "--backlog-db" => o with { BacklogDb = Value() },
+                "--command-dir" => o with { CommandDir = Value() },
+                "--max-processes" => o with { MaxProcesses = Int(name, Value(), 1, 10_000) },
                 _ => throw new ArgumentException($"unknown option {name}"),
             };
         }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 using Tocsin.Checks;
+using Tocsin.Checks.Command;
 using Tocsin.Checks.Http;
 using Tocsin.Diagnostics;
 using Tocsin.Scheduling;
@@ -107,7 +108,9 @@ internal static class BenchRun
         var logs = new LogCounter();
         using var listener = new EngineMetricsListener();
         using var metrics = new TocsinMetrics();
-        var kinds = CheckKinds.CreateDefault(time);
+        var kinds = o.MaxProcesses is { } maxProcesses
+            ? new CheckKindRegistry([new HttpCheckKind(new HttpCheckRunner(time)), new CommandCheckKind(time, new CommandRunnerOptions { MaxProcesses = maxProcesses })])
+            : CheckKinds.CreateDefault(time);
         var checks = BuildChecks(o);
         await using var central = o.Postgres is { } cs && o.BacklogDb is not null ? NpgsqlDataSource.Create(cs) : null;
         if (central is not null)
@@ -127,8 +130,8 @@ internal static class BenchRun
         using var self = Process.GetCurrentProcess();
 
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"[{o.Name}] {o.Checks} http checks every {Configuration.Duration.Format(o.Interval)} ({o.ScheduledRate:F0} runs/s scheduled) "
-            + $"for {Configuration.Duration.Format(o.Warmup)} warm-up + {Configuration.Duration.Format(o.Duration)} measured against {o.Target}, "
+            $"[{o.Name}] {o.Checks} {o.CheckNoun} every {Configuration.Duration.Format(o.Interval)} ({o.ScheduledRate:F0} runs/s scheduled) "
+            + $"for {Configuration.Duration.Format(o.Warmup)} warm-up + {Configuration.Duration.Format(o.Duration)} measured against {(o.CommandDir is null ? o.Target.ToString() : o.CommandDir)}, "
             + $"max {o.MaxConcurrent} concurrent, outbox {dbPath}"));
         using var stopping = new CancellationTokenSource();
         writer.Start();
@@ -222,6 +225,23 @@ internal static class BenchRun
     private static List<CheckDefinition> BuildChecks(BenchOptions o)
     {
         var list = new List<CheckDefinition>(o.Checks);
+        if (o.CommandDir is { } dir)
+        {
+            string[] scripts = [.. Directory.EnumerateFiles(Path.GetFullPath(dir)).Order(StringComparer.Ordinal)];
+            if (scripts.Length == 0)
+            {
+                throw new ArgumentException($"--command-dir {dir} has no files");
+            }
+
+            for (int i = 0; i < o.Checks; i++)
+            {
+                var command = new CommandCheckOptions([scripts[i % scripts.Length]], false, null, new Dictionary<string, string>(StringComparer.Ordinal));
+                list.Add(new CheckDefinition($"promise-{i:D6}", CommandCheckKind.KindName, o.Interval, o.EffectiveTimeout, command) { Index = i });
+            }
+
+            return list;
+        }
+
         var http = new HttpCheckOptions { Url = o.Target }; // fresh connection per run: the default
         for (int i = 0; i < o.Checks; i++)
         {

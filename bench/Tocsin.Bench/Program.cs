@@ -35,7 +35,7 @@ if (options.Fill)
     return DrainBench.Fill(options);
 }
 
-if (await Preflight.CheckTargetAsync(options.Target) is { } problem)
+if (options.CommandDir is null && await Preflight.CheckTargetAsync(options.Target) is { } problem)
 {
     Console.Error.WriteLine($"tocsin-bench: target {options.Target} is not usable: {problem}");
     return 1;

@@ -13,7 +13,7 @@ internal static class Report
             s.Append(CultureInfo.InvariantCulture, $"  {label,-16}").AppendLine(text.ToString(CultureInfo.InvariantCulture));
 
         s.AppendLine(CultureInfo.InvariantCulture,
-            $"== {o.Name}: {o.Checks} http checks every {Configuration.Duration.Format(o.Interval)} for {f.ElapsedSeconds:F1} s measured after {Configuration.Duration.Format(o.Warmup)} warm-up against {o.Target} (max {o.MaxConcurrent} concurrent, timeout {Configuration.Duration.Format(o.EffectiveTimeout)}) ==");
+            $"== {o.Name}: {o.Checks} {o.CheckNoun} every {Configuration.Duration.Format(o.Interval)} for {f.ElapsedSeconds:F1} s measured after {Configuration.Duration.Format(o.Warmup)} warm-up against {(o.CommandDir is null ? o.Target.ToString() : o.CommandDir)} (max {o.MaxConcurrent} concurrent, timeout {Configuration.Duration.Format(o.EffectiveTimeout)}) ==");
         Line("runs/s", $"{f.AchievedRate:F1} achieved of {o.ScheduledRate:F1} scheduled ({f.AchievedRate / o.ScheduledRate * 100:F1} %); {f.OkRate:F1} OK runs/s");
         Line("schedule lag", $"p50 {f.Lag.Percentile(0.50):F2} ms  p99 {f.Lag.Percentile(0.99):F2} ms  max {f.Lag.MaxMs:F1} ms  (tocsin.scheduler.lag, {f.Lag.Count} runs)");
         Line("", $"p50 {f.StoredLagMs.P50:F0} ms  p99 {f.StoredLagMs.P99:F0} ms  max {f.StoredLagMs.Max:F0} ms  (stored rows started in the window: started_at - scheduled_at, ms resolution)");

@@ -36,6 +36,14 @@ internal static class AgentHost
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         AddEngine(builder.Services, config, outbox);
+        if (config.SlapOsPublicFolder is { } publicFolder)
+        {
+            // Registered before the agent so that it stops after it: the last results committed get their files.
+            builder.Services.AddSingleton(sp => new SlapOsStatusFiles(
+                publicFolder, outbox, sp.GetRequiredService<ResultWriter>(), sp.GetRequiredService<ILogger<SlapOsStatusFiles>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<SlapOsStatusFiles>());
+        }
+
         builder.Services.AddSingleton<Agent>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Agent>());
         if (config.PromiseDirectories.Count > 0)

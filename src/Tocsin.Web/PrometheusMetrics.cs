@@ -4,6 +4,7 @@ using System.Globalization;
 using Prometheus;
 using Tocsin.Checks;
 using Tocsin.Diagnostics;
+using Tocsin.Storage;
 using Tocsin.Storage.Sqlite;
 
 namespace Tocsin.Web;
@@ -23,6 +24,7 @@ namespace Tocsin.Web;
 /// <c>tocsin_check_last_run_timestamp_seconds{check,kind}</c> (Unix time of that result's start, so a stale state
 /// — e.g. a check now run by another agent of a fleet — shows). A check without a result yet has no series. The
 /// table is read at most once per <see cref="StateRefreshInterval"/>, whatever the scrape rate.</para>
+/// <para><b>Performance data</b>: gauge <c>tocsin_perfdata{check,label,unit}</c>, see <see cref="PerfdataGauges"/>.</para>
 /// <para><b>Process metrics</b>: prometheus-net's <c>process_*</c> and <c>dotnet_*</c> collectors
 /// (<see cref="DotNetStats"/>) are included; its automatic .NET meter and event-counter adapters are not (this
 /// registry is not the default one), so nothing is published twice and ASP.NET Core's own meters stay out.</para>
@@ -54,8 +56,11 @@ public sealed class PrometheusMetrics : IDisposable
     private readonly Dictionary<string, (Gauge.Child State, Gauge.Child LastRun)> _checkSeries = new(StringComparer.Ordinal);
     private DateTimeOffset _statesReadAt = DateTimeOffset.MinValue;
 
-    /// <summary>Starts listening to the <c>Tocsin</c> meter's instruments (those existing and those created later).</summary>
-    public PrometheusMetrics(CheckCatalog catalog, SqliteOutbox outbox, TimeProvider time)
+    /// <summary>
+    /// Starts listening to the <c>Tocsin</c> meter's instruments (those existing and those created later), and with
+    /// <paramref name="writer"/>, to its committed results for <c>tocsin_perfdata</c> (<see cref="PerfdataGauges"/>).
+    /// </summary>
+    public PrometheusMetrics(CheckCatalog catalog, SqliteOutbox outbox, TimeProvider time, ResultWriter? writer = null)
     {
         _catalog = catalog;
         _outbox = outbox;
@@ -69,6 +74,8 @@ public sealed class PrometheusMetrics : IDisposable
         _checkLastRun = _factory.CreateGauge(
             "tocsin_check_last_run_timestamp_seconds", "Unix time at which each check's latest result in this agent's outbox started.",
             new GaugeConfiguration { LabelNames = ["check", "kind"] });
+        Perfdata = new PerfdataGauges(_factory);
+        writer?.OnCommitted(Perfdata.Observe);
         Registry.AddBeforeCollectCallback(BeforeCollect);
 
         _listener = new MeterListener
@@ -86,6 +93,9 @@ public sealed class PrometheusMetrics : IDisposable
         _listener.SetMeasurementEventCallback<double>((_, value, tags, state) => ((Series)state!).Record(value, tags));
         _listener.Start();
     }
+
+    /// <summary>The <c>tocsin_perfdata</c> gauge, fed by the result writer's committed results.</summary>
+    public PerfdataGauges Perfdata { get; }
 
     /// <summary>The registry <c>/metrics</c> serializes.</summary>
     public CollectorRegistry Registry { get; }

@@ -225,6 +225,7 @@ public sealed class ConfigLoader
             }
         }
 
+        string? slapOsPublicFolder = SlapOsConfigReader.ReadPublicFolder(root, baseDir);
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, names));
 
@@ -245,6 +246,7 @@ public sealed class ConfigLoader
             LocalRetention = retention,
             MaxOutboxSize = maxOutbox,
             HeartbeatInterval = heartbeat,
+            SlapOsPublicFolder = slapOsPublicFolder,
             Checks = checks,
             PromiseDirectories = promiseDirectories,
             TimeZone = zone,

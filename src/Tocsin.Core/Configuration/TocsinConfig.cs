@@ -62,6 +62,12 @@ public sealed record TocsinConfig
     /// <summary>Most runs in flight at once across all checks. <value>Default: 1024.</value></summary>
     public int MaxConcurrentRuns { get; init; } = 1024;
 
+    /// <summary>
+    /// Absolute path of the folder where <c>&lt;name&gt;.status.json</c> files are written after each committed result, in
+    /// SlapOS' format (config <c>slapos.publicFolder</c>), or <see langword="null"/> for none. <value>Default: none.</value>
+    /// </summary>
+    public string? SlapOsPublicFolder { get; init; }
+
     /// <summary>The checks, in file order.</summary>
     public IReadOnlyList<CheckDefinition> Checks { get; init; } = [];
 

@@ -124,8 +124,15 @@ public static class StatusReport
     /// </summary>
     public static IReadOnlyList<CheckStatusView> Build(IReadOnlyList<CheckDefinition> checks, IReadOnlyDictionary<string, CheckStatus> states, Guid? agentId = null) =>
         [.. checks.Select(c => states.TryGetValue(c.Name, out var s)
-            ? new CheckStatusView(c.Name, c.Kind, s.State.ToString(), s.LastRun, s.DurationMs, s.Message, s.ConsecutiveFailures, s.LastChange, agentId, SourceLocal)
+            ? FromLocal(s, agentId)
             : PendingView(c, SourceLocal))];
+
+    /// <summary>The view of a check that has a result in this agent's outbox (<paramref name="state"/>), as <see cref="Build(IReadOnlyList{CheckDefinition}, IReadOnlyDictionary{string, CheckStatus}, Guid?)"/> makes it.</summary>
+    public static CheckStatusView FromLocal(CheckStatus state, Guid? agentId = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return new CheckStatusView(state.Name, state.Kind, state.State.ToString(), state.LastRun, state.DurationMs, state.Message, state.ConsecutiveFailures, state.LastChange, agentId, SourceLocal);
+    }
 
     /// <summary>Reads the outbox and builds the report.</summary>
     public static IReadOnlyList<CheckStatusView> Build(IReadOnlyList<CheckDefinition> checks, SqliteOutbox outbox)

@@ -44,6 +44,7 @@ public sealed partial class ResultWriter : IResultSink
     private readonly Channel<CheckResult> _channel;
     private Task? _loop;
     private long _written;
+    private Action<IReadOnlyList<CheckResult>>[] _committed = [];
 
     /// <summary>Creates the writer; call <see cref="Start"/> before writing.</summary>
     public ResultWriter(SqliteOutbox outbox, ResultWriterOptions options, TimeProvider time, TocsinMetrics metrics, ILogger<ResultWriter> logger)
@@ -66,6 +67,24 @@ public sealed partial class ResultWriter : IResultSink
 
     /// <summary>Results accepted and not yet committed.</summary>
     public int Queued => _channel.Reader.Count;
+
+    /// <summary>
+    /// Adds <paramref name="observer"/>, called on the writer's loop with each batch right after it is committed to the
+    /// outbox (so what it reads from the outbox includes the batch). It must return quickly and never block (hand the
+    /// work to a bounded queue of its own): the next batch waits for it. The list is reused once it returns: copy what
+    /// is kept. An exception it throws is logged and ignored.
+    /// </summary>
+    public void OnCommitted(Action<IReadOnlyList<CheckResult>> observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        Action<IReadOnlyList<CheckResult>>[] current, next;
+        do
+        {
+            current = Volatile.Read(ref _committed);
+            next = [.. current, observer];
+        }
+        while (Interlocked.CompareExchange(ref _committed, next, current) != current);
+    }
 
     /// <summary>Starts the background loop that commits batches.</summary>
     public void Start() => _loop ??= Task.Run(LoopAsync);
@@ -117,6 +136,7 @@ public sealed partial class ResultWriter : IResultSink
                 _outbox.WriteBatch(batch, _options.Thresholds);
                 Interlocked.Add(ref _written, batch.Count);
                 _metrics.ResultsWritten.Add(batch.Count);
+                NotifyCommitted(batch);
                 return;
             }
             catch (Exception ex) when (ex is SqliteException or IOException)
@@ -128,6 +148,24 @@ public sealed partial class ResultWriter : IResultSink
             }
         }
     }
+
+    private void NotifyCommitted(List<CheckResult> batch)
+    {
+        foreach (var observer in Volatile.Read(ref _committed))
+        {
+            try
+            {
+                observer(batch);
+            }
+            catch (Exception ex)
+            {
+                LogObserverFailed(_logger, ex);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "An observer of committed results failed; the results are stored")]
+    private static partial void LogObserverFailed(ILogger logger, Exception ex);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not commit {Count} result(s) to the outbox; retrying in {Delay}")]
     private static partial void LogWriteFailed(ILogger logger, Exception ex, int count, TimeSpan delay);
