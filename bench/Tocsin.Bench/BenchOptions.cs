@@ -44,6 +44,17 @@ internal sealed record BenchOptions
           --psql PATH            psql for --drain                             (default psql)
           --backlog-db FILE      with --pg, in the scheduled-load mode: start from a copy of this outbox
                                  (made by --fill) and run the Exporter beside the scheduler
+
+        Web benchmark (bench/web, issue 5):
+          --web-config FILE      instead: write the configuration of --checks checks every --interval (tags,
+                                 public and failing checks as WebData says) for the outbox --db FILE, the web
+                                 server on --urls URL, http/tcp checks to --target-port, failing ones to --closed-port
+          --seed-web             instead: fill a new outbox --db FILE with --rows results of --checks checks over
+                                 --span (e.g. 30d) through SqliteOutbox.WriteBatch in batches of --batch, then run
+                                 the collector once as the agent would
+          --batch N              results per WriteBatch for --seed-web           (default 2000, the writer's)
+          --web-profile          instead: time the pieces of GET /api/v1/checks in-process on the outbox --db FILE
+                                 with the checks of --web-config FILE, --repeat rounds
         """;
 
     public int Checks { get; init; } = 10_000;
@@ -97,6 +108,20 @@ internal sealed record BenchOptions
     /// <summary>What each check is, for the printed figures.</summary>
     public string CheckNoun => CommandDir is null ? "http checks" : "command checks";
 
+    public string? WebConfig { get; init; }
+
+    public bool SeedWeb { get; init; }
+
+    public bool WebProfile { get; init; }
+
+    public int Batch { get; init; } = 2_000;
+
+    public int? TargetPort { get; init; }
+
+    public int? ClosedPort { get; init; }
+
+    public string? Urls { get; init; }
+
     /// <summary>The checks' timeout: the given one, else half the interval capped at 10 s.</summary>
     public TimeSpan EffectiveTimeout =>
         Timeout ?? TimeSpan.FromTicks(Math.Min(Interval.Ticks / 2, TimeSpan.FromSeconds(10).Ticks));
@@ -139,6 +164,14 @@ internal sealed record BenchOptions
                 "--backlog-db" => o with { BacklogDb = Value() },
                 "--command-dir" => o with { CommandDir = Value() },
                 "--max-processes" => o with { MaxProcesses = Int(name, Value(), 1, 10_000) },
+
+                "--web-config" => o with { WebConfig = Value() },
+                "--seed-web" => o with { SeedWeb = true },
+                "--web-profile" => o with { WebProfile = true },
+                "--batch" => o with { Batch = Int(name, Value(), 1, 1_000_000) },
+                "--target-port" => o with { TargetPort = Int(name, Value(), 1, 65535) },
+                "--closed-port" => o with { ClosedPort = Int(name, Value(), 1, 65535) },
+                "--urls" => o with { Urls = Url(name, Value()).ToString().TrimEnd('/') },
                 _ => throw new ArgumentException($"unknown option {name}"),
             };
         }

@@ -47,6 +47,16 @@ internal static class DrainData
         bool tcp = check % 5 == 4;
         int roll = (int)(h % 1000);
         var state = roll < 970 ? CheckState.OK : roll < 985 ? CheckState.CRITICAL : roll < 995 ? CheckState.WARNING : CheckState.UNKNOWN;
+        return Shaped($"bench-{check:D6}", check, tcp, state, h, started);
+    }
+
+    /// <summary>
+    /// A result of check number <paramref name="check"/> named <paramref name="name"/> in <paramref name="state"/>, with the
+    /// message and details JSON the http or tcp runner writes; <paramref name="h"/> (a hash) varies timings and wording.
+    /// </summary>
+    public static CheckResult Shaped(string name, int check, bool tcp, CheckState state, uint h, DateTimeOffset started)
+    {
+        int roll = (int)(h % 1000);
         double connect = Math.Round(0.05 + ((h >> 10) % 5000 / 1000.0), 3);
         double total = Math.Round(connect + 0.4 + ((h >> 4) % 80_000 / 1000.0), 3);
         string address = $"10.{check / 2500}.{check / 10 % 250}.{check % 250 + 1}";
@@ -103,11 +113,12 @@ internal static class DrainData
         }
 
         return new CheckResult(
-            Guid.CreateVersion7(started), $"bench-{check:D6}", tcp ? "tcp" : "http", state, started.AddMilliseconds(-((h >> 3) % 3)), started,
+            Guid.CreateVersion7(started), name, tcp ? "tcp" : "http", state, started.AddMilliseconds(-((h >> 3) % 3)), started,
             started.AddMilliseconds(total), total, code, message, details);
     }
 
-    private static uint Hash(uint x)
+    /// <summary>A cheap integer hash (deterministic data).</summary>
+    public static uint Hash(uint x)
     {
         x ^= x >> 16;
         x *= 0x7feb352d;

@@ -24,6 +24,16 @@ if (options.Drain)
     return await DrainBench.RunAsync(options);
 }
 
+if (options.WebProfile)
+{
+    return await WebBench.ProfileAsync(options);
+}
+
+if (options.WebConfig is not null)
+{
+    return WebBench.WriteConfig(options);
+}
+
 if (options.DatabaseFile is { } existing && File.Exists(existing))
 {
     Console.Error.WriteLine($"tocsin-bench: --db {existing} already exists; give a new file so the stored count is this run's");
@@ -33,6 +43,11 @@ if (options.DatabaseFile is { } existing && File.Exists(existing))
 if (options.Fill)
 {
     return DrainBench.Fill(options);
+}
+
+if (options.SeedWeb)
+{
+    return WebBench.Seed(options);
 }
 
 if (options.CommandDir is null && await Preflight.CheckTargetAsync(options.Target) is { } problem)
