@@ -59,12 +59,28 @@ public static class ApiEndpoints
     public static IEndpointRouteBuilder MapTocsinApi(this IEndpointRouteBuilder endpoints, Action<RouteGroupBuilder>? configureWrite = null)
     {
         var api = endpoints.MapGroup("/api/v1");
-        api.MapGet("/checks", async (HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
+        api.MapGet("/checks", async Task<IResult> (HttpContext context) =>
         {
-            var reading = await StatusReader(context, outbox).ReadChecksAsync(catalog.Checks, context.RequestAborted).ConfigureAwait(false);
-            context.Response.Headers[SourceHeader] = reading.Source;
-            return TypedResults.Ok(reading.Checks);
-        });
+            // The same bytes for every request of the snapshot's second: serialized once, gzipped once, with an ETag.
+            var snapshot = await Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
+            var headers = context.Response.Headers;
+            headers[SourceHeader] = snapshot.Reading.Source;
+            headers.ETag = snapshot.ETag;
+            headers.CacheControl = "no-cache";
+            headers.Vary = "Accept-Encoding";
+            if (context.Request.Headers.IfNoneMatch.Any(v => v is not null && v.Split(',').Any(t => t.Trim() == snapshot.ETag || t.Trim() == "*")))
+            {
+                return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+            }
+
+            if (AcceptsGzip(context.Request))
+            {
+                headers.ContentEncoding = "gzip";
+                return TypedResults.Bytes(snapshot.Gzip, "application/json; charset=utf-8");
+            }
+
+            return TypedResults.Bytes(snapshot.Json, "application/json; charset=utf-8");
+        }).Produces<IReadOnlyList<CheckStatusView>>(StatusCodes.Status200OK, "application/json");
 
         api.MapGet("/checks/{name}", async Task<Results<Ok<CheckStatusView>, ProblemHttpResult>> (string name, HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
         {
@@ -75,6 +91,14 @@ public static class ApiEndpoints
                 return UnknownCheck(name);
             }
 
+            var snapshot = await Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
+            if (snapshot.Find(name) is { } status)
+            {
+                context.Response.Headers[SourceHeader] = snapshot.Reading.Source;
+                return TypedResults.Ok(status);
+            }
+
+            // A check newer than the snapshot (a promise that just appeared): read it alone.
             var reading = await StatusReader(context, outbox).ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false);
             context.Response.Headers[SourceHeader] = reading.Source;
             return TypedResults.Ok(reading.Checks[0]);
@@ -269,6 +293,11 @@ public static class ApiEndpoints
     /// </summary>
     public static IServiceCollection AddTocsinApi(this IServiceCollection services)
     {
+        services.AddSingleton(sp => new StatusSnapshots(
+            sp.GetRequiredService<CheckCatalog>(),
+            sp.GetService<CheckStatusReader>() ?? new CheckStatusReader(sp.GetRequiredService<SqliteOutbox>(), null, NullLogger<CheckStatusReader>.Instance),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions));
         services.AddOpenApi();
         services.AddProblemDetails();
         return services;
@@ -329,6 +358,17 @@ public static class ApiEndpoints
 
     private static ProblemHttpResult BadCursor(string cursor) =>
         BadParameter("cursor", cursor.Length > 100 ? cursor[..100] + "…" : cursor, "must be a cursor this endpoint returned (header " + NextCursorHeader + "), unchanged");
+
+    /// <summary>The shared <see cref="StatusSnapshots"/> (registered by <see cref="AddTocsinApi"/>).</summary>
+    internal static StatusSnapshots Snapshots(HttpContext context) => context.RequestServices.GetRequiredService<StatusSnapshots>();
+
+    private static bool AcceptsGzip(HttpRequest request) =>
+        request.Headers.AcceptEncoding.Any(v => v is not null && v.Split(',').Any(e =>
+        {
+            string[] parts = e.Split(';');
+            return parts[0].Trim().Equals("gzip", StringComparison.OrdinalIgnoreCase)
+                && !parts.Skip(1).Any(q => q.Replace(" ", "", StringComparison.Ordinal) is "q=0" or "q=0.0" or "q=0.00" or "q=0.000");
+        }));
 
     private static CheckStatusReader StatusReader(HttpContext context, SqliteOutbox outbox) =>
         context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);

@@ -97,6 +97,13 @@ public static class SlapOsEndpoints
                     : TypedResults.NotFound(ProblemBody.UnknownCheck(name));
             }
 
+            var snapshot = await ApiEndpoints.Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
+            if (snapshot.Find(name) is { } status)
+            {
+                context.Response.Headers[ApiEndpoints.SourceHeader] = snapshot.Reading.Source;
+                return TypedResults.Json(ToStatus(status, check.Enabled));
+            }
+
             var reader = context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);
             var reading = await reader.ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false);
             context.Response.Headers[ApiEndpoints.SourceHeader] = reading.Source;

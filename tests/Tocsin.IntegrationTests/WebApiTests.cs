@@ -21,6 +21,44 @@ public sealed class WebApiTests(RunningAgent agent) : IClassFixture<RunningAgent
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task Checks_list_is_served_gzipped_on_request_with_an_etag_that_revalidates_to_304()
+    {
+        using var handler = new HttpClientHandler { AutomaticDecompression = System.Net.DecompressionMethods.None };
+        using var client = new HttpClient(handler) { BaseAddress = agent.Http.BaseAddress };
+        using var plainRequest = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/v1/checks", UriKind.Relative));
+        using var plain = await client.SendAsync(plainRequest, Ct);
+        using var zippedRequest = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/v1/checks", UriKind.Relative));
+        zippedRequest.Headers.AcceptEncoding.ParseAdd("gzip, br;q=0.5");
+        using var zipped = await client.SendAsync(zippedRequest, Ct);
+
+        Assert.Empty(plain.Content.Headers.ContentEncoding);
+        Assert.Equal(["gzip"], zipped.Content.Headers.ContentEncoding);
+        Assert.Equal("application/json", zipped.Content.Headers.ContentType!.MediaType);
+        await using var unzip = new System.IO.Compression.GZipStream(await zipped.Content.ReadAsStreamAsync(Ct), System.IO.Compression.CompressionMode.Decompress);
+        var fromZip = JsonNode.Parse(unzip)!.AsArray();
+        var fromPlain = JsonNode.Parse(await plain.Content.ReadAsStringAsync(Ct))!.AsArray();
+        Assert.Equal(agent.CheckNames, fromZip.Select(c => (string)c!["name"]!));
+        Assert.Equal(agent.CheckNames, fromPlain.Select(c => (string)c!["name"]!));
+        Assert.Contains("Accept-Encoding", zipped.Headers.Vary);
+
+        // Revalidation: the tag of a snapshot answers 304 while it is current, a stale tag the full list.
+        var tag = zipped.Headers.ETag!;
+        using var again = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/v1/checks", UriKind.Relative));
+        again.Headers.IfNoneMatch.Add(tag);
+        using var revalidated = await client.SendAsync(again, Ct);
+        Assert.True(revalidated.StatusCode is System.Net.HttpStatusCode.NotModified or System.Net.HttpStatusCode.OK, revalidated.StatusCode.ToString());
+        if (revalidated.StatusCode == System.Net.HttpStatusCode.OK)
+        {
+            Assert.NotEqual(tag, revalidated.Headers.ETag); // the snapshot was renewed in between (1 s)
+        }
+
+        using var stale = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/v1/checks", UriKind.Relative));
+        stale.Headers.IfNoneMatch.Add(new System.Net.Http.Headers.EntityTagHeaderValue("\"s0\""));
+        using var full = await client.SendAsync(stale, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.OK, full.StatusCode);
+    }
+
+    [Fact]
     public async Task Checks_lists_every_configured_check_with_its_latest_state()
     {
         var checks = JsonNode.Parse(await agent.Http.GetStringAsync(new Uri("/api/v1/checks", UriKind.Relative), Ct))!.AsArray();

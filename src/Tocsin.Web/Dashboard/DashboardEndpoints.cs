@@ -105,7 +105,9 @@ public static class DashboardEndpoints
             string.IsNullOrEmpty(state) ? null : StateFilters.First(s => s.Equals(state, StringComparison.OrdinalIgnoreCase)),
             string.IsNullOrEmpty(tag) ? null : tag,
             pageNumber);
-        var reading = await StatusReader(context, outbox).ReadChecksAsync(checks, context.RequestAborted).ConfigureAwait(false);
+        var snapshot = await ApiEndpoints.Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
+        checks = snapshot.Catalog.Checks;
+        var reading = snapshot.Reading;
 
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         var matching = new List<(CheckDefinition Check, CheckStatusView Status)>();
@@ -314,12 +316,12 @@ public static class DashboardEndpoints
         return Page<IncidentsPage>(new IncidentsModel(incidents, openOnly, checkName, older, Time(context).GetUtcNow()));
     }
 
-    private static async Task<IResult> StatusPage(HttpContext context, CheckCatalog catalog, SqliteOutbox outbox)
+    private static async Task<IResult> StatusPage(HttpContext context, SqliteOutbox outbox)
     {
         var time = Time(context);
         var now = time.GetUtcNow();
-        var publicChecks = catalog.Checks.Where(c => c.Public).ToList();
-        var reading = await StatusReader(context, outbox).ReadChecksAsync(publicChecks, context.RequestAborted).ConfigureAwait(false);
+        var snapshot = await ApiEndpoints.Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
+        var publicChecks = snapshot.Catalog.Checks.Where(c => c.Public).ToList();
         var firstDay = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-29);
         var list = new List<PublicCheck>(publicChecks.Count);
         for (int i = 0; i < publicChecks.Count; i++)
@@ -329,7 +331,8 @@ public static class DashboardEndpoints
                 .Select(d => firstDay.AddDays(d))
                 .Select(d => stored.GetValueOrDefault(d) ?? new AggregateBucket(d, 0, 0, 0, 0, 0))
                 .ToList();
-            list.Add(new PublicCheck(publicChecks[i].Name, reading.Checks[i].State, reading.Checks[i].Uptime30d, days));
+            var status = snapshot.Find(publicChecks[i].Name)!;
+            list.Add(new PublicCheck(publicChecks[i].Name, status.State, status.Uptime30d, days));
         }
 
         return Page<StatusPage>(new StatusPageModel(list, now));
