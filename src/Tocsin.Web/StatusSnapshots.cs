@@ -13,6 +13,7 @@ namespace Tocsin.Web;
 public sealed class StatusSnapshot
 {
     private readonly Dictionary<string, int> _index;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, object> _memo = new(StringComparer.Ordinal);
     private readonly Lazy<byte[]> _json;
     private readonly Lazy<byte[]> _gzip;
 
@@ -64,6 +65,18 @@ public sealed class StatusSnapshot
 
     /// <summary><see cref="Json"/> gzipped, compressed on first use.</summary>
     public byte[] Gzip => _gzip.Value;
+
+    /// <summary>
+    /// What <paramref name="make"/> computes from this snapshot, computed once per <paramref name="key"/> and kept as long
+    /// as the snapshot (about a second): derived views (the overview's order and counts, sparkline points) shared by the
+    /// requests of that second. <paramref name="make"/> may run more than once when called concurrently.
+    /// </summary>
+    public T Memo<T>(string key, Func<StatusSnapshot, T> make)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(make);
+        return (T)_memo.GetOrAdd(key, static (_, arg) => arg.make(arg.self), (make, self: this));
+    }
 }
 
 /// <summary>

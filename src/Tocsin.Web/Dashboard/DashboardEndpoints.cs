@@ -106,39 +106,25 @@ public static class DashboardEndpoints
             string.IsNullOrEmpty(tag) ? null : tag,
             pageNumber);
         var snapshot = await ApiEndpoints.Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
-        checks = snapshot.Catalog.Checks;
-        var reading = snapshot.Reading;
 
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        var matching = new List<(CheckDefinition Check, CheckStatusView Status)>();
-        for (int i = 0; i < checks.Count; i++)
-        {
-            var check = checks[i];
-            var status = reading.Checks[i];
-            counts[status.State] = counts.GetValueOrDefault(status.State) + 1;
-            if (Matches(filter, check, status))
-            {
-                matching.Add((check, status));
-            }
-        }
-
-        var ordered = matching
-            .OrderBy(m => m.Check.Tags.Count == 0 ? 1 : 0)
-            .ThenBy(m => GroupOf(m.Check), StringComparer.OrdinalIgnoreCase)
-            .ThenBy(m => m.Check.Index)
-            .ToList();
+        // Per snapshot (about a second), not per request: every check in display order, the counts and the tags.
+        var index = snapshot.Memo("overview", OverviewIndex.Build);
+        IReadOnlyList<(CheckDefinition Check, CheckStatusView Status)> ordered = filter.Any ? [.. index.Ordered.Where(m => Matches(filter, m.Check, m.Status))] : index.Ordered;
         int pages = Math.Max(1, (ordered.Count + PageSize - 1) / PageSize);
         filter = filter with { Page = Math.Min(filter.Page, pages) };
         var shown = ordered.Skip((filter.Page - 1) * PageSize).Take(PageSize).ToList();
-        var recent = outbox.ReadRecentDurations(shown.Select(s => s.Check.Name), SparklineRuns);
+        var recent = RecentRuns(snapshot, outbox, shown.Select(s => s.Check.Name));
         var groups = shown
             .GroupBy(s => GroupOf(s.Check), StringComparer.Ordinal)
             .Select(g => new CheckGroup(g.Key, [.. g.Select(s => new CheckRow(s.Check, s.Status, recent.GetValueOrDefault(s.Check.Name) ?? []))]))
             .ToList();
-        var tags = checks.SelectMany(c => c.Tags).Distinct(StringComparer.Ordinal).Order(StringComparer.OrdinalIgnoreCase).ToList();
+        var reading = snapshot.Reading;
+        var counts = index.Counts;
+        var tags = index.Tags;
+        checks = snapshot.Catalog.Checks;
         var model = new OverviewModel(
             groups,
-            [.. SeverityOrder.Where(counts.ContainsKey).Select(s => new KeyValuePair<string, int>(s, counts[s]))],
+            counts,
             filter,
             tags,
             checks.Count,
@@ -150,6 +136,68 @@ public static class DashboardEndpoints
     }
 
     private static string GroupOf(CheckDefinition check) => check.Tags.Count == 0 ? Untagged : check.Tags[0];
+
+    /// <summary>The overview's per-snapshot work: every check in display order (by group, untagged last, then configuration order), counts per state, tags.</summary>
+    private sealed record OverviewIndex(
+        IReadOnlyList<(CheckDefinition Check, CheckStatusView Status)> Ordered,
+        IReadOnlyList<KeyValuePair<string, int>> Counts,
+        IReadOnlyList<string> Tags)
+    {
+        public static OverviewIndex Build(StatusSnapshot snapshot)
+        {
+            var checks = snapshot.Catalog.Checks;
+            var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+            var all = new List<(CheckDefinition Check, CheckStatusView Status)>(checks.Count);
+            for (int i = 0; i < checks.Count; i++)
+            {
+                var status = snapshot.Reading.Checks[i];
+                counts[status.State] = counts.GetValueOrDefault(status.State) + 1;
+                all.Add((checks[i], status));
+            }
+
+            var ordered = all
+                .OrderBy(m => m.Check.Tags.Count == 0 ? 1 : 0)
+                .ThenBy(m => GroupOf(m.Check), StringComparer.OrdinalIgnoreCase)
+                .ThenBy(m => m.Check.Index)
+                .ToList();
+            return new OverviewIndex(
+                ordered,
+                [.. SeverityOrder.Where(counts.ContainsKey).Select(s => new KeyValuePair<string, int>(s, counts[s]))],
+                [.. checks.SelectMany(c => c.Tags).Distinct(StringComparer.Ordinal).Order(StringComparer.OrdinalIgnoreCase)]);
+        }
+    }
+
+    /// <summary>The sparkline points of <paramref name="names"/>, read from the outbox at most once per snapshot and check.</summary>
+    private static Dictionary<string, IReadOnlyList<DurationPoint>> RecentRuns(StatusSnapshot snapshot, SqliteOutbox outbox, IEnumerable<string> names)
+    {
+        var cache = snapshot.Memo("sparklines", _ => new System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<DurationPoint>>(StringComparer.Ordinal));
+        var answer = new Dictionary<string, IReadOnlyList<DurationPoint>>(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (string name in names)
+        {
+            if (cache.TryGetValue(name, out var points))
+            {
+                answer[name] = points;
+            }
+            else
+            {
+                missing.Add(name);
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            var read = outbox.ReadRecentDurations(missing, SparklineRuns);
+            foreach (string name in missing)
+            {
+                var points = read.GetValueOrDefault(name) ?? [];
+                cache[name] = points;
+                answer[name] = points;
+            }
+        }
+
+        return answer;
+    }
 
     private static bool Matches(OverviewFilter filter, CheckDefinition check, CheckStatusView status)
     {
@@ -202,7 +250,10 @@ public static class DashboardEndpoints
         var time = Time(context);
         var now = time.GetUtcNow();
         var reader = StatusReader(context, outbox);
-        var reading = await reader.ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false);
+        var snapshot = await ApiEndpoints.Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
+        var reading = snapshot.Find(check.Name) is { } known
+            ? new StatusReading([known], snapshot.Reading.Source, snapshot.Reading.FallbackReason)
+            : await reader.ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false); // newer than the snapshot
         var results = await reader.ReadResultsAsync(check.Name, RecentResults, context.RequestAborted).ConfigureAwait(false);
         var points = outbox.ReadDurations(check.Name, now - chartRange.Length, now);
         if (range is not { Length: > 0 } && points.Count > 0)
