@@ -81,8 +81,9 @@ public sealed class StatusSnapshot
 
 /// <summary>
 /// Reads the states of every check at most once per <see cref="MaxAge"/> (and again at once when the catalog changes),
-/// one read at a time: concurrent requests share the read in progress. With 10,000 checks a read costs about 100 ms of
-/// SQLite and allocation (bench/web), which every request paid before.
+/// one read at a time: concurrent requests share the read in progress, and while a fresh one is read the previous
+/// snapshot is answered (up to <see cref="StaleLimit"/>). With 10,000 checks a read costs about 100 ms of SQLite and
+/// allocation (bench/web), which every request paid before.
 /// </summary>
 public sealed class StatusSnapshots
 {
@@ -107,16 +108,52 @@ public sealed class StatusSnapshots
     /// <summary>How long a snapshot is served before the states are read again. <value>Default: 1 s.</value></summary>
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>A snapshot at most <see cref="MaxAge"/> old, of the current catalog.</summary>
+    /// <summary>
+    /// How old a snapshot may be and still be answered at once while a new one is read in the background (so no request
+    /// waits for the read, ~100 ms with 10,000 checks). Past it, or after a catalog change, callers wait for the new
+    /// read. <value>Default: 5 s.</value>
+    /// </summary>
+    public TimeSpan StaleLimit { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The read in progress, or null (for tests).</summary>
+    internal Task<StatusSnapshot>? Pending
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _reading;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A snapshot of the current catalog at most <see cref="MaxAge"/> old; or, while a new one is being read, the previous
+    /// one if it is less than <see cref="StaleLimit"/> old.
+    /// </summary>
     /// <exception cref="Microsoft.Data.Sqlite.SqliteException">When the outbox is needed and cannot be read.</exception>
     public Task<StatusSnapshot> GetAsync(CancellationToken cancellationToken)
     {
         var catalog = _catalog.Current;
         lock (_lock)
         {
-            if (_current is { } s && ReferenceEquals(s.Catalog, catalog) && _time.GetUtcNow() - s.ReadAt < MaxAge)
+            if (_current is { } s && ReferenceEquals(s.Catalog, catalog))
             {
-                return Task.FromResult(s);
+                var age = _time.GetUtcNow() - s.ReadAt;
+                if (age < MaxAge)
+                {
+                    return Task.FromResult(s);
+                }
+
+                if (age < StaleLimit)
+                {
+                    if (_reading is null || _reading.IsCompleted)
+                    {
+                        _reading = Task.Run(() => ReadAsync(catalog), CancellationToken.None);
+                    }
+
+                    return Task.FromResult(s);
+                }
             }
 
             // One read at a time, off the caller's thread; a caller that gives up (its token) leaves the shared read

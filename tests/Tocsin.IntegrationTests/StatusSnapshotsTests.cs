@@ -38,9 +38,12 @@ public sealed class StatusSnapshotsTests : IDisposable
         time.Advance(TimeSpan.FromMilliseconds(900));
         var same = await snapshots.GetAsync(ct);
         time.Advance(TimeSpan.FromMilliseconds(100));
-        var renewed = await snapshots.GetAsync(ct);
+        var stale = await snapshots.GetAsync(ct); // answered at once while the new read runs
+        var renewed = await snapshots.Pending!;
 
         Assert.Same(first, same);
+        Assert.Same(first, stale);
+        Assert.Same(renewed, await snapshots.GetAsync(ct));
         Assert.Equal("OK", first.Find("a")!.State);
         Assert.NotSame(first, renewed);
         Assert.Equal("CRITICAL", renewed.Find("a")!.State);
@@ -53,6 +56,13 @@ public sealed class StatusSnapshotsTests : IDisposable
         Assert.NotSame(renewed, withB);
         Assert.Equal("PENDING", withB.Find("b")!.State);
         Assert.Null(withB.Find("nope"));
+
+        // Past the stale limit callers wait for the new read.
+        outbox.WriteBatch([Result("a", CheckState.OK, T0.AddSeconds(2))]);
+        time.Advance(TimeSpan.FromSeconds(6));
+        var waited = await snapshots.GetAsync(ct);
+        Assert.NotSame(withB, waited);
+        Assert.Equal("OK", waited.Find("a")!.State);
     }
 
     [Fact]
