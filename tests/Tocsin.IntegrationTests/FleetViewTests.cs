@@ -110,8 +110,16 @@ public sealed class FleetViewTests(PostgresServer server) : IClassFixture<Postgr
             Assert.Contains(rows, r => Guid.Parse((string)r!["agentId"]!) == idB);
             Assert.Contains(rows, r => Guid.Parse((string)r!["agentId"]!) == idA);
 
-            // PostgreSQL stops: A answers from its own outbox, marked local, and keeps running.
+            // PostgreSQL stops: A answers from its own outbox, marked local, and keeps running. The list is a snapshot of
+            // at most a second (served up to 5 s while the next is read), so the central one may answer a moment longer.
             await server.StopAsync();
+            await Poll.UntilAsync(
+                async () =>
+                {
+                    using var probe = await http.GetAsync(new Uri("/api/v1/checks", UriKind.Relative), Ct);
+                    return probe.Headers.GetValues("X-Tocsin-Source").Single();
+                },
+                source => source == "local", TimeSpan.FromSeconds(20), "the list read from the local outbox");
             using (var response = await http.GetAsync(new Uri("/api/v1/checks", UriKind.Relative), Ct))
             {
                 string body = await response.Content.ReadAsStringAsync(Ct);
