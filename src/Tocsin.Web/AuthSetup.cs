@@ -96,7 +96,8 @@ public static partial class AuthSetup
 
     /// <summary>
     /// Maps the private area under <c>/private</c>, behind <see cref="WritePolicy"/>: <c>GET /private/whoami</c> answers
-    /// <c>{"name": "ops"|null, "method": "bearer"|"basic"|null, "authConfigured": bool}</c>.
+    /// <c>{"name": "ops"|null, "method": "bearer"|"basic"|null, "authConfigured": bool}</c>; <c>GET /private/&lt;check&gt;/…</c>
+    /// serves the paths of the check's promise <c>private-path-list</c> (<see cref="PromiseFiles"/>). Needs the <see cref="Tocsin.Checks.CheckCatalog"/> in services.
     /// </summary>
     public static IEndpointRouteBuilder MapTocsinPrivate(this IEndpointRouteBuilder endpoints)
     {
@@ -105,6 +106,9 @@ public static partial class AuthSetup
             context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name : null,
             context.User.FindFirst(MethodClaim)?.Value,
             verifier.IsConfigured)));
+        // /private/<check>/…: a path the check's promise lists in private-path-list (the literal /private/whoami wins over this).
+        group.MapGet("/{**path}", (HttpContext context, Tocsin.Checks.CheckCatalog catalog) =>
+            PromiseFiles.Serve(context, catalog, isPrivate: true, PromiseFiles.RawPathAfter(context, "/private/")));
         return endpoints;
     }
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,8 +15,9 @@ namespace Tocsin.Web;
 
 /// <summary>
 /// SlapOS monitor compatibility (seed 003): <c>GET /monitor.haljson</c>, the index of every check, and
-/// <c>GET /public/{name}.status.json</c>, one check's state in SlapOS' status file format. Nothing is read from
-/// files: both are rendered from the configuration and the check states (the same source as <c>/api/v1/checks</c>).
+/// <c>GET /public/{name}.status.json</c>, one check's state in SlapOS' status file format. Both are rendered from the
+/// configuration and the check states (the same source as <c>/api/v1/checks</c>), not read from files; only
+/// <c>GET /public/{name}/…</c>, a promise's <c>public-path-list</c>, reads files (<see cref="PromiseFiles"/>).
 /// </summary>
 public static class SlapOsEndpoints
 {
@@ -33,8 +33,9 @@ public static class SlapOsEndpoints
     /// Maps <c>GET /monitor.haljson</c> (a <see cref="HalIndex"/>, <c>application/hal+json</c>) and
     /// <c>GET /public/{name}.status.json</c> (a <see cref="SlapOsStatus"/>). The name is the check's name
     /// percent-encoded as one path segment (as the index links it). 404 when no check has that name; 400 when the
-    /// decoded name is not a configured check and holds <c>/</c>, <c>\</c>, <c>..</c> or a control character, or when
-    /// the path has more segments (e.g. <c>/public/a/b.status.json</c>). Needs <see cref="TocsinConfig"/> and
+    /// decoded name is not a configured check and holds <c>/</c>, <c>\</c>, <c>..</c> or a control character. A path of more
+    /// segments, <c>/public/&lt;check&gt;/…</c>, is a file of the check's <c>public-path-list</c>, served by
+    /// <see cref="PromiseFiles"/> (a single segment is always a status file, so those never shadow one). Needs <see cref="TocsinConfig"/> and
     /// <see cref="SqliteOutbox"/> in services (and uses the <see cref="CheckStatusReader"/> when registered).
     /// </summary>
     /// <param name="endpoints">Where to map.</param>
@@ -80,12 +81,16 @@ public static class SlapOsEndpoints
 
         endpoints.MapGet("/public/{**path}", async Task<IResult> (HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
         {
-            string segment = RawPublicPath(context);
-            if (segment.Contains('/', StringComparison.Ordinal) || !segment.EndsWith(StatusSuffix, StringComparison.Ordinal))
+            string segment = PromiseFiles.RawPathAfter(context, PublicPrefix);
+            if (segment.Contains('/', StringComparison.Ordinal))
             {
-                return segment.Contains('/', StringComparison.Ordinal)
-                    ? TypedResults.BadRequest(new ProblemBody("invalid status file name", "expected /public/<check name, percent-encoded>.status.json"))
-                    : TypedResults.NotFound(new ProblemBody("not found", "expected /public/<check name, percent-encoded>.status.json"));
+                // /public/<check>/…: a path the check's promise lists in public-path-list.
+                return PromiseFiles.Serve(context, catalog, isPrivate: false, segment);
+            }
+
+            if (!segment.EndsWith(StatusSuffix, StringComparison.Ordinal))
+            {
+                return TypedResults.NotFound(new ProblemBody("not found", "expected /public/<check name, percent-encoded>.status.json or /public/<check name>/<base name of a path in its public-path-list>/…"));
             }
 
             string name = Uri.UnescapeDataString(segment[..^StatusSuffix.Length]);
@@ -169,15 +174,6 @@ public static class SlapOsEndpoints
     /// <summary><c>yyyy-MM-dd HH:mm:ss</c> in UTC, as SlapOS' promise runner writes dates; null stays null.</summary>
     public static string? SlapOsDate(DateTimeOffset? at) =>
         at?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-
-    /// <summary>The request path after <c>/public/</c> as sent (still percent-encoded), so an encoded slash is told from a real one.</summary>
-    private static string RawPublicPath(HttpContext context)
-    {
-        string? raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
-        string path = raw is null ? context.Request.Path.Value ?? "" : raw.Split('?', 2)[0];
-        int start = path.IndexOf(PublicPrefix, StringComparison.OrdinalIgnoreCase);
-        return start < 0 ? "" : path[(start + PublicPrefix.Length)..];
-    }
 }
 
 /// <summary>

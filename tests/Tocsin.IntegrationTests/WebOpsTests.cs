@@ -279,7 +279,7 @@ public sealed class WebOpsTests(OpsAgent agent) : IClassFixture<OpsAgent>
     [InlineData("/public/..%2F..%2F..%2Fetc%2Fpasswd.status.json", HttpStatusCode.BadRequest)]
     [InlineData("/public/%2e%2e%2f%2e%2e%2fetc%2fpasswd.status.json", HttpStatusCode.BadRequest)]
     [InlineData("/public/..%5c..%5cwindows.status.json", HttpStatusCode.BadRequest)]
-    [InlineData("/public/sub/dir.status.json", HttpStatusCode.BadRequest)]
+    [InlineData("/public/sub/dir.status.json", HttpStatusCode.NotFound)] // a file of check "sub", which does not exist
     [InlineData("/public/no%20such%20check.status.json", HttpStatusCode.NotFound)]
     [InlineData("/public/target%20port.json", HttpStatusCode.NotFound)]
     [InlineData("/public/../../etc/passwd.status.json", HttpStatusCode.NotFound)]

@@ -11,10 +11,20 @@ namespace Tocsin.Checks.Command;
 public sealed record CommandRunnerOptions
 {
     /// <summary>
-    /// Most command processes running at once across all command checks; a run waits for a slot within its timeout.
+    /// Most command processes running at once across all command checks; a run waits for a slot for at most
+    /// <see cref="MaxSlotWait"/> of its timeout.
     /// <value>Default: 4 × processor count, at least 16 and at most 64 (promises mostly wait on I/O).</value>
     /// </summary>
     public int MaxProcesses { get; init; } = Math.Clamp(4 * Environment.ProcessorCount, 16, 64);
+
+    /// <summary>
+    /// The part of a check's timeout a run may spend waiting for a process slot (above 0, at most 1). A run that gets no
+    /// slot within it is <c>UNKNOWN</c> "did not start: no process slot within …" and no process is started, so every
+    /// process that starts has at least the rest of the timeout (half of it by default) to finish: under overload, runs
+    /// are refused cheaply instead of being started and killed at the timeout. The timeout still bounds the whole run,
+    /// wait included. <value>Default: 0.5.</value>
+    /// </summary>
+    public double MaxSlotWait { get; init; } = 0.5;
 
     /// <summary>Time between SIGTERM and SIGKILL to the process group on a timeout or a stop. <value>Default: 2 s.</value></summary>
     public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(2);
@@ -46,7 +56,12 @@ public sealed record CommandRunnerOptions
 /// (the scheduler never overlaps runs of one check) starts clean.</item>
 /// <item>stdout and stderr are read concurrently to the end, keeping <see cref="CommandRunnerOptions.OutputCapBytes"/>
 /// of each (the rest is read and dropped, so the child never blocks on a full pipe); invalid UTF-8 becomes U+FFFD.</item>
-/// <item>At most <see cref="CommandRunnerOptions.MaxProcesses"/> commands run at once across all checks.</item>
+/// <item>At most <see cref="CommandRunnerOptions.MaxProcesses"/> commands run at once across all checks. A run waits for
+/// a slot for at most <see cref="CommandRunnerOptions.MaxSlotWait"/> (half) of its timeout, then gives up without
+/// starting anything (<c>UNKNOWN</c> "did not start: no process slot within 0.5 s …"): a check's <c>timeout</c> bounds
+/// how long its result can take, slot wait included, and a process is only started when it has at least the rest of the
+/// timeout to run. (When the whole timeout counted and a run could start at any point in it, a machine under load started
+/// processes with a few milliseconds left and killed them at the timeout: work done for no result.)</item>
 /// </list>
 /// A timeout is <c>CRITICAL</c> "timed out after 60 s" (the check's timeout); a program that is missing, not
 /// executable or killed by a signal is <c>UNKNOWN</c> with the reason. Otherwise the <see cref="CommandContract"/>
@@ -70,12 +85,16 @@ public sealed class CommandRunner : ICheckRunner
     private int _peak;
 
     /// <summary>Creates the runner.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">When <see cref="CommandRunnerOptions.MaxProcesses"/> or <see cref="CommandRunnerOptions.OutputCapBytes"/> is below 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">When <see cref="CommandRunnerOptions.MaxProcesses"/> or <see cref="CommandRunnerOptions.OutputCapBytes"/> is below 1, or <see cref="CommandRunnerOptions.MaxSlotWait"/> is not in (0, 1].</exception>
     public CommandRunner(TimeProvider time, CommandRunnerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxProcesses, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.OutputCapBytes, 1);
+        if (!(options.MaxSlotWait > 0 && options.MaxSlotWait <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxSlotWait, "MaxSlotWait must be above 0 and at most 1 (a part of the timeout).");
+        }
         _time = time;
         Options = options;
         _slots = new SemaphoreSlim(options.MaxProcesses, options.MaxProcesses);
@@ -111,15 +130,22 @@ public sealed class CommandRunner : ICheckRunner
             return new RunOutcome(CheckState.UNKNOWN, reason);
         }
 
+        // Wait for a slot for at most a part of the timeout (half by default), so that a process, once started, has the
+        // rest of it to finish; a run that gets no slot in time starts nothing.
+        var slotWait = TimeSpan.FromTicks((long)(check.Timeout.Ticks * Options.MaxSlotWait));
+        using var slotTimeout = new CancellationTokenSource(slotWait, _time);
+        using var waitToken = CancellationTokenSource.CreateLinkedTokenSource(linked.Token, slotTimeout.Token);
         try
         {
-            await _slots.WaitAsync(linked.Token).ConfigureAwait(false);
+            await _slots.WaitAsync(waitToken.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (TimedOut())
+        catch (OperationCanceledException) when (slotTimeout.IsCancellationRequested || TimedOut())
         {
             return new RunOutcome(
                 CheckState.UNKNOWN,
-                $"did not start: all {Options.MaxProcesses} command slots stayed busy for the whole timeout ({FormatSeconds(check.Timeout)})");
+                $"did not start: no process slot within {FormatSeconds(slotWait)} (all {Options.MaxProcesses} busy; a command starts only with at least {FormatSeconds(check.Timeout - slotWait)} of its {FormatSeconds(check.Timeout)} timeout left)",
+                null,
+                new JsonObject { ["notStarted"] = true, ["slotWaitMs"] = Math.Round(_time.GetElapsedTime(start).TotalMilliseconds, 1) });
         }
 
         int now = Interlocked.Increment(ref _running);

@@ -381,23 +381,94 @@ public sealed class CommandCheckTests : IDisposable
     }
 
     [Fact]
-    public async Task A_run_waiting_for_a_slot_for_its_whole_timeout_is_unknown()
+    public async Task A_run_that_gets_no_slot_within_half_its_timeout_is_unknown_and_starts_nothing()
     {
         using var h = new CommandHarness(new CommandRunnerOptions { MaxProcesses = 1, KillGrace = TimeSpan.FromMilliseconds(200) });
         var slow = h.Check([h.Script("slow", "sleep 3")], """, "timeout": "5s" """);
-        var quick = h.Check(["/bin/true"], """, "timeout": "500ms" """);
+        var waiter = h.Check([h.Script("marker", $"touch '{h.File("started")}'")], """, "timeout": "1s" """);
         var first = h.Runner.RunAsync(slow, TestContext.Current.CancellationToken);
         while (h.Runner.Running == 0)
         {
             await Task.Delay(10, TestContext.Current.CancellationToken);
         }
 
-        var waiting = await h.Runner.RunAsync(quick, TestContext.Current.CancellationToken);
+        var sw = Stopwatch.StartNew();
+        var waiting = await h.Runner.RunAsync(waiter, TestContext.Current.CancellationToken);
+        sw.Stop();
 
         Assert.Equal(CheckState.UNKNOWN, waiting.State);
-        Assert.Equal("did not start: all 1 command slots stayed busy for the whole timeout (0.5 s)", waiting.Message);
+        Assert.Equal("did not start: no process slot within 0.5 s (all 1 busy; a command starts only with at least 0.5 s of its 1 s timeout left)", waiting.Message);
+        Assert.True(waiting.Details!["notStarted"]!.GetValue<bool>());
+        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromMilliseconds(900));
+        Assert.False(File.Exists(h.File("started")), "the command was started although it got no slot");
+        Assert.Equal(CheckState.OK, (await first).State);
+        Assert.False(File.Exists(h.File("started")));
+    }
+
+    [Fact]
+    public async Task Through_the_executor_a_run_refused_a_slot_is_unknown_not_a_timeout()
+    {
+        using var h = new CommandHarness(new CommandRunnerOptions { MaxProcesses = 1, KillGrace = TimeSpan.FromMilliseconds(200) });
+        var slow = h.Check([h.Script("slow", "sleep 2")], """, "timeout": "5s" """);
+        var waiter = h.Check([h.Script("marker", $"touch '{h.File("started")}'")], """, "timeout": "600ms" """);
+        var first = h.RunAsync(slow);
+        while (h.Runner.Running == 0)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        var waiting = await h.RunAsync(waiter);
+
+        Assert.Equal(CheckState.UNKNOWN, waiting.State);
+        Assert.StartsWith("did not start: no process slot within 0.3 s", waiting.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(h.File("started")));
         Assert.Equal(CheckState.OK, (await first).State);
     }
+
+    [Fact]
+    public async Task A_run_that_gets_its_slot_in_time_runs_to_the_end_and_the_timeout_still_bounds_the_whole_run()
+    {
+        using var h = new CommandHarness(new CommandRunnerOptions { MaxProcesses = 1, KillGrace = TimeSpan.FromMilliseconds(200) });
+        var holder = h.Check([h.Script("holder", "sleep 0.6")], """, "timeout": "5s" """);
+        var fits = h.Check([h.Script("fits", "sleep 0.5; echo 'OK - done'")], """, "timeout": "2s" """);
+        var tooLong = h.Check([h.Script("toolong", $"touch '{h.File("long-started")}'; sleep 5")], """, "timeout": "1500ms" """);
+
+        // Waits ~0.6 s of its 2 s (under half), then runs its 0.5 s: OK.
+        var first = h.Runner.RunAsync(holder, TestContext.Current.CancellationToken);
+        while (h.Runner.Running == 0)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        var ok = await h.Runner.RunAsync(fits, TestContext.Current.CancellationToken);
+        Assert.Equal(CheckState.OK, ok.State);
+        Assert.Equal("OK - done", ok.Message);
+        Assert.Equal(CheckState.OK, (await first).State);
+
+        // Waits ~0.6 s of its 1.5 s, starts, and is killed at 1.5 s from the run's start, not 1.5 s after its slot.
+        first = h.Runner.RunAsync(holder, TestContext.Current.CancellationToken);
+        while (h.Runner.Running == 0)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        var sw = Stopwatch.StartNew();
+        var killed = await h.Runner.RunAsync(tooLong, TestContext.Current.CancellationToken);
+        sw.Stop();
+        Assert.Equal(CheckState.CRITICAL, killed.State);
+        Assert.Equal("timed out after 1.5 s", killed.Message);
+        Assert.True(File.Exists(h.File("long-started")));
+        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(1400), TimeSpan.FromMilliseconds(1500 + 200 + 900));
+        await first;
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-0.5)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void A_slot_wait_outside_0_to_1_is_refused(double part) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CommandRunner(TimeProvider.System, new CommandRunnerOptions { MaxSlotWait = part }));
 
     private static async Task WaitForFileAsync(string path)
     {
