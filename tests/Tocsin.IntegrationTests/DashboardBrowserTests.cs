@@ -231,6 +231,22 @@ public sealed class DashboardBrowserTests(BrowserDashboardAgent agent) : IClassF
     }
 
     [Fact]
+    public async Task Pages_carry_a_strict_content_security_policy_under_which_their_script_and_stylesheet_still_work()
+    {
+        using var response = await agent.Http.GetAsync(new Uri("/", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Contains("script-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+
+        _browser.Open(agent.Page("/"));
+        _browser.WaitFor("tr.check");
+
+        // tocsin.js ran (it shows the Live toggle) and tocsin.css applied (a CRITICAL badge has a background), under the CSP.
+        _browser.Until(d => _browser.Evaluate("!document.getElementById('live-toggle').hidden")!.GetValue<bool>(), "the live-refresh toggle shown by tocsin.js");
+        string background = _browser.Evaluate("getComputedStyle(document.querySelector('span.state-critical')).backgroundColor")!.GetValue<string>();
+        Assert.NotEqual("rgba(0, 0, 0, 0)", background);
+    }
+
+    [Fact]
     public void Filter_form_narrows_the_overview_by_name_and_the_query_filters_by_state_and_tag()
     {
         _browser.Open(agent.Page("/"));
