@@ -68,12 +68,13 @@ public static class ApiEndpoints
             headers.ETag = snapshot.ETag;
             headers.CacheControl = "no-cache";
             headers.Vary = "Accept-Encoding";
-            if (context.Request.Headers.IfNoneMatch.Any(v => v is not null && v.Split(',').Any(t => t.Trim() == snapshot.ETag || t.Trim() == "*")))
+            var request = context.Request.GetTypedHeaders();
+            if (request.IfNoneMatch.Any(t => t.Equals(Microsoft.Net.Http.Headers.EntityTagHeaderValue.Any) || t.Tag.Equals(snapshot.ETag, StringComparison.Ordinal)))
             {
                 return TypedResults.StatusCode(StatusCodes.Status304NotModified);
             }
 
-            if (AcceptsGzip(context.Request))
+            if (request.AcceptEncoding.Any(e => e.Value.Equals("gzip", StringComparison.OrdinalIgnoreCase) && (e.Quality ?? 1) > 0))
             {
                 headers.ContentEncoding = "gzip";
                 return TypedResults.Bytes(snapshot.Gzip, "application/json; charset=utf-8");
@@ -82,7 +83,7 @@ public static class ApiEndpoints
             return TypedResults.Bytes(snapshot.Json, "application/json; charset=utf-8");
         }).Produces<IReadOnlyList<CheckStatusView>>(StatusCodes.Status200OK, "application/json");
 
-        api.MapGet("/checks/{name}", async Task<Results<Ok<CheckStatusView>, ProblemHttpResult>> (string name, HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
+        api.MapGet("/checks/{name}", async Task<Results<Ok<CheckStatusView>, ProblemHttpResult>> (string name, HttpContext context, CheckCatalog catalog) =>
         {
             name = CheckName(context, name);
             var check = catalog.Checks.FirstOrDefault(c => c.Name == name);
@@ -91,15 +92,7 @@ public static class ApiEndpoints
                 return UnknownCheck(name);
             }
 
-            var snapshot = await Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
-            if (snapshot.Find(name) is { } status)
-            {
-                context.Response.Headers[SourceHeader] = snapshot.Reading.Source;
-                return TypedResults.Ok(status);
-            }
-
-            // A check newer than the snapshot (a promise that just appeared): read it alone.
-            var reading = await StatusReader(context, outbox).ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false);
+            var reading = await Snapshots(context).ReadOneAsync(check, context.RequestAborted).ConfigureAwait(false);
             context.Response.Headers[SourceHeader] = reading.Source;
             return TypedResults.Ok(reading.Checks[0]);
         });
@@ -144,7 +137,7 @@ public static class ApiEndpoints
                 return UnknownCheck(name);
             }
 
-            var reader = StatusReader(context, outbox);
+            var reader = Snapshots(context).Reader;
             var reading = await reader.ReadResultsAsync(name, new ResultQuery(n, fromTime, toTime, before), context.RequestAborted).ConfigureAwait(false);
             context.Response.Headers[SourceHeader] = reader.HasCentral && reading.FallbackReason is null ? StatusReport.SourceCentral : StatusReport.SourceLocal;
             if (reading.Results.Count == n)
@@ -362,16 +355,6 @@ public static class ApiEndpoints
     /// <summary>The shared <see cref="StatusSnapshots"/> (registered by <see cref="AddTocsinApi"/>).</summary>
     internal static StatusSnapshots Snapshots(HttpContext context) => context.RequestServices.GetRequiredService<StatusSnapshots>();
 
-    private static bool AcceptsGzip(HttpRequest request) =>
-        request.Headers.AcceptEncoding.Any(v => v is not null && v.Split(',').Any(e =>
-        {
-            string[] parts = e.Split(';');
-            return parts[0].Trim().Equals("gzip", StringComparison.OrdinalIgnoreCase)
-                && !parts.Skip(1).Any(q => q.Replace(" ", "", StringComparison.Ordinal) is "q=0" or "q=0.0" or "q=0.00" or "q=0.000");
-        }));
-
-    private static CheckStatusReader StatusReader(HttpContext context, SqliteOutbox outbox) =>
-        context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);
 
     /// <summary>
     /// The check name of a <c>/api/v1/checks/{name}…</c> request (or of another <paramref name="prefix"/>, such as the

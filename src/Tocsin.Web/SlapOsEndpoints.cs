@@ -79,7 +79,7 @@ public static class SlapOsEndpoints
         endpoints.MapGet("/monitor.haljson", (HttpContext context, TocsinConfig config, CheckCatalog catalog) =>
             TypedResults.Json(BuildIndex(config, catalog.Checks, context.Request.PathBase), contentType: HalJson));
 
-        endpoints.MapGet("/public/{**path}", async Task<IResult> (HttpContext context, CheckCatalog catalog, SqliteOutbox outbox) =>
+        endpoints.MapGet("/public/{**path}", async Task<IResult> (HttpContext context, CheckCatalog catalog) =>
         {
             string segment = PromiseFiles.RawPathAfter(context, PublicPrefix);
             if (segment.Contains('/', StringComparison.Ordinal))
@@ -102,15 +102,7 @@ public static class SlapOsEndpoints
                     : TypedResults.NotFound(ProblemBody.UnknownCheck(name));
             }
 
-            var snapshot = await ApiEndpoints.Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
-            if (snapshot.Find(name) is { } status)
-            {
-                context.Response.Headers[ApiEndpoints.SourceHeader] = snapshot.Reading.Source;
-                return TypedResults.Json(ToStatus(status, check.Enabled));
-            }
-
-            var reader = context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);
-            var reading = await reader.ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false);
+            var reading = await ApiEndpoints.Snapshots(context).ReadOneAsync(check, context.RequestAborted).ConfigureAwait(false);
             context.Response.Headers[ApiEndpoints.SourceHeader] = reading.Source;
             return TypedResults.Json(ToStatus(reading.Checks[0], check.Enabled));
         });

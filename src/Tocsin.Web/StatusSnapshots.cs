@@ -105,6 +105,23 @@ public sealed class StatusSnapshots
         _json = json;
     }
 
+    /// <summary>The reader the snapshots come from (for what they do not hold: results, a check newer than the snapshot).</summary>
+    public CheckStatusReader Reader => _reader;
+
+    /// <summary>
+    /// The state of <paramref name="check"/> as a one-check reading: from the current snapshot, or read alone when the
+    /// check is newer than it (a promise that just appeared).
+    /// </summary>
+    /// <exception cref="Microsoft.Data.Sqlite.SqliteException">When the outbox is needed and cannot be read.</exception>
+    public async Task<StatusReading> ReadOneAsync(CheckDefinition check, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        var snapshot = await GetAsync(cancellationToken).ConfigureAwait(false);
+        return snapshot.Find(check.Name) is { } known
+            ? new StatusReading([known], snapshot.Reading.Source, snapshot.Reading.FallbackReason)
+            : await _reader.ReadChecksAsync([check], cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>How long a snapshot is served before the states are read again. <value>Default: 1 s.</value></summary>
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromSeconds(1);
 

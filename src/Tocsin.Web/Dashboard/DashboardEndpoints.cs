@@ -104,9 +104,8 @@ public static class DashboardEndpoints
         headers["Referrer-Policy"] = "same-origin";
     }
 
-    private static async Task<IResult> OverviewAsync(HttpContext context, CheckCatalog catalog, SqliteOutbox outbox, string? q, string? state, string? tag, string? page)
+    private static async Task<IResult> OverviewAsync(HttpContext context, SqliteOutbox outbox, string? q, string? state, string? tag, string? page)
     {
-        var checks = catalog.Checks;
         var time = Time(context);
         if (state is { Length: > 0 } && !StateFilters.Contains(state, StringComparer.OrdinalIgnoreCase))
         {
@@ -137,19 +136,15 @@ public static class DashboardEndpoints
             .GroupBy(s => GroupOf(s.Check), StringComparer.Ordinal)
             .Select(g => new CheckGroup(g.Key, [.. g.Select(s => new CheckRow(s.Check, s.Status, recent.GetValueOrDefault(s.Check.Name) ?? []))]))
             .ToList();
-        var reading = snapshot.Reading;
-        var counts = index.Counts;
-        var tags = index.Tags;
-        checks = snapshot.Catalog.Checks;
         var model = new OverviewModel(
             groups,
-            counts,
+            index.Counts,
             filter,
-            tags,
-            checks.Count,
+            index.Tags,
+            snapshot.Catalog.Checks.Count,
             ordered.Count,
             pages,
-            new SourceNote(reading.Source, reading.FallbackReason),
+            new SourceNote(snapshot.Reading.Source, snapshot.Reading.FallbackReason),
             time.GetUtcNow());
         return Page<OverviewPage>(model);
     }
@@ -268,11 +263,9 @@ public static class DashboardEndpoints
         Guid? ranId = Guid.TryParse(ran, out var id) ? id : null;
         var time = Time(context);
         var now = time.GetUtcNow();
-        var reader = StatusReader(context, outbox);
-        var snapshot = await ApiEndpoints.Snapshots(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
-        var reading = snapshot.Find(check.Name) is { } known
-            ? new StatusReading([known], snapshot.Reading.Source, snapshot.Reading.FallbackReason)
-            : await reader.ReadChecksAsync([check], context.RequestAborted).ConfigureAwait(false); // newer than the snapshot
+        var snapshots = ApiEndpoints.Snapshots(context);
+        var reader = snapshots.Reader;
+        var reading = await snapshots.ReadOneAsync(check, context.RequestAborted).ConfigureAwait(false);
         var results = await reader.ReadResultsAsync(check.Name, RecentResults, context.RequestAborted).ConfigureAwait(false);
         var points = outbox.ReadDurations(check.Name, now - chartRange.Length, now);
         if (range is not { Length: > 0 } && points.Count > 0)
@@ -337,19 +330,19 @@ public static class DashboardEndpoints
         return new SeeOther(target);
     }
 
-    private static IResult Incidents(HttpContext context, TocsinConfig config, SqliteOutbox outbox, string? open, string? check, string? before)
+    private static IResult Incidents(HttpContext context, SqliteOutbox outbox, string? open, string? check, string? before)
     {
-        bool? openOnly = open switch
-        {
-            null or "" or "all" => null,
-            "true" => true,
-            "false" => false,
-            _ => (bool?)null,
-        };
         if (open is not (null or "" or "all" or "true" or "false"))
         {
             return BadParameter("open", open, "true (open incidents), false (closed ones) or all");
         }
+
+        bool? openOnly = open switch
+        {
+            "true" => true,
+            "false" => false,
+            _ => null,
+        };
 
         Guid? beforeId = null;
         if (before is { Length: > 0 })
@@ -430,8 +423,6 @@ public static class DashboardEndpoints
 
     private static TimeProvider Time(HttpContext context) => context.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System;
 
-    private static CheckStatusReader StatusReader(HttpContext context, SqliteOutbox outbox) =>
-        context.RequestServices.GetService<CheckStatusReader>() ?? new CheckStatusReader(outbox, null, NullLogger<CheckStatusReader>.Instance);
 
     /// <summary>303 See Other to <paramref name="location"/>: after a form post, the browser GETs the page.</summary>
     private sealed class SeeOther(string location) : IResult
