@@ -49,6 +49,10 @@ public sealed record CheckDefinition(string Name, string Kind, TimeSpan Interval
     /// </summary>
     public string? DisabledReason { get; init; }
 
+    /// <summary>How the check alerts: channels, reminders, escalation, parents (config <c>notify</c>, <c>renotifyInterval</c>,
+    /// <c>escalation</c>, <c>dependsOn</c>; defaults from <c>defaults</c>). <value>Default: <see cref="Alerting.AlertPolicy.None"/>.</value></summary>
+    public Alerting.AlertPolicy Alerting { get; init; } = Tocsin.Alerting.AlertPolicy.None;
+
     /// <summary>Where the check came from when a promise directory made it, or null for a check of the configuration file.</summary>
     public Command.PromiseSource? Promise { get; init; }
 }

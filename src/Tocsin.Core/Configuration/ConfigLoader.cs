@@ -41,9 +41,14 @@ public sealed class ConfigLoader
     };
 
     private readonly CheckKindRegistry _kinds;
+    private readonly Alerting.NotificationChannelTypeRegistry _channelTypes;
 
     /// <summary>Creates a loader that knows the given check kinds.</summary>
-    public ConfigLoader(CheckKindRegistry kinds) => _kinds = kinds;
+    public ConfigLoader(CheckKindRegistry kinds, Alerting.NotificationChannelTypeRegistry? channelTypes = null)
+    {
+        _kinds = kinds;
+        _channelTypes = channelTypes ?? Alerting.NotificationChannelTypes.CreateDefault();
+    }
 
     /// <summary>
     /// The configuration path to use: <paramref name="explicitPath"/> (from <c>--config-path</c>), else the
@@ -154,6 +159,7 @@ public sealed class ConfigLoader
         var webAuth = new WebAuthConfig();
         IReadOnlyList<Uri> relatedMonitors = [];
         string webTitle = TocsinConfig.DefaultWebTitle;
+        Uri? publicUrl = null;
         var web = root.Object("web");
         if (web is not null)
         {
@@ -162,18 +168,21 @@ public sealed class ConfigLoader
             webAuth = WebAccessConfigReader.ReadAuth(web);
             relatedMonitors = WebAccessConfigReader.ReadRelatedMonitors(web);
             webTitle = web.String("title") ?? webTitle;
+            publicUrl = ReadPublicUrl(web);
             web.RejectUnknownFields();
         }
 
         TimeSpan defInterval = DefaultInterval;
         TimeSpan? defTimeout = null;
         var defThresholds = StateThresholds.Default;
+        var defPolicy = Alerting.AlertPolicy.None;
         var defaults = root.Object("defaults");
         if (defaults is not null)
         {
             defInterval = defaults.Duration("interval", MinInterval, MaxInterval) ?? defInterval;
             defTimeout = defaults.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval);
             defThresholds = ReadThresholds(defaults, defThresholds);
+            defPolicy = AlertingConfigReader.ReadPolicy(defaults, defPolicy);
             defaults.RejectUnknownFields();
         }
 
@@ -227,7 +236,10 @@ public sealed class ConfigLoader
 
         string? slapOsPublicFolder = SlapOsConfigReader.ReadPublicFolder(root, baseDir);
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
-        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, names));
+        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, defPolicy, names));
+        var channels = AlertingConfigReader.ReadChannels(root, _channelTypes);
+        var maintenance = AlertingConfigReader.ReadMaintenance(root, zone);
+        AlertingConfigReader.ValidateReferences(path, root.Errors, checks, channels, maintenance);
 
         root.RejectUnknownFields();
         return new TocsinConfig
@@ -250,7 +262,27 @@ public sealed class ConfigLoader
             Checks = checks,
             PromiseDirectories = promiseDirectories,
             TimeZone = zone,
+            Notifications = channels,
+            Maintenance = maintenance,
+            WebPublicUrl = publicUrl,
         };
+    }
+
+    private static Uri? ReadPublicUrl(ConfigObjectReader web)
+    {
+        string? raw = web.String("publicUrl");
+        if (raw is null)
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(raw.EndsWith('/') ? raw : raw + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(uri.UserInfo))
+        {
+            web.Error("publicUrl", ConfigObjectReader.Quote(raw), "must be an http:// or https:// URL without credentials, e.g. https://tocsin.example.org/");
+            return null;
+        }
+
+        return uri;
     }
 
     /// <summary>The time zone with IANA id <paramref name="id"/>, or null when this machine knows none.</summary>
@@ -274,7 +306,7 @@ public sealed class ConfigLoader
 
     private CheckDefinition? ReadCheck(
         JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan? configuredDefTimeout, StateThresholds defThresholds,
-        Dictionary<string, int> names)
+        Alerting.AlertPolicy defPolicy, Dictionary<string, int> names)
     {
         string location = $"checks[{index}]";
         if (item.ValueKind != JsonValueKind.Object)
@@ -344,6 +376,7 @@ public sealed class ConfigLoader
         r.String("description");
         var thresholds = ReadThresholds(r, defThresholds);
         bool isPublic = r.Bool("public") ?? false;
+        var alerting = AlertingConfigReader.ReadPolicy(r, defPolicy);
 
         object? options = kind?.ReadOptions(r);
         if (kind is not null)
@@ -356,7 +389,7 @@ public sealed class ConfigLoader
             return null;
         }
 
-        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled, Placement = placement, Thresholds = thresholds, Public = isPublic };
+        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled, Placement = placement, Thresholds = thresholds, Public = isPublic, Alerting = alerting };
     }
 
     /// <summary>Reads <c>failureThreshold</c> and <c>successThreshold</c> (integers 1–100) of a check or of <c>defaults</c>; a missing one keeps <paramref name="fallback"/>'s.</summary>

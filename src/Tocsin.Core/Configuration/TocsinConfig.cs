@@ -78,6 +78,18 @@ public sealed record TocsinConfig
     /// </summary>
     public IReadOnlyList<string> PromiseDirectories { get; init; } = [];
 
+    /// <summary>The notification channels (config <c>notifications</c>), in file order. <value>Default: none.</value></summary>
+    public IReadOnlyList<Alerting.NotificationChannelDefinition> Notifications { get; init; } = [];
+
+    /// <summary>Planned maintenance windows (config <c>maintenance</c>). <value>Default: none.</value></summary>
+    public IReadOnlyList<Alerting.MaintenanceWindow> Maintenance { get; init; } = [];
+
+    /// <summary>
+    /// The address users reach the dashboard at (config <c>web.publicUrl</c>, e.g. <c>https://tocsin.example.org/</c>), used for
+    /// links in notifications, or null for none. <value>Default: null.</value>
+    /// </summary>
+    public Uri? WebPublicUrl { get; init; }
+
     /// <summary>The time zone of cron schedules (config <c>timeZone</c>, an IANA name such as <c>Europe/Paris</c>). <value>Default: UTC.</value></summary>
     public TimeZoneInfo TimeZone { get; init; } = TimeZoneInfo.Utc;
 }
