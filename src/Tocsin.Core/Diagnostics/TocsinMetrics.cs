@@ -25,6 +25,9 @@ public sealed class TocsinMetrics : IDisposable
         WriteFailures = _meter.CreateCounter<long>("tocsin.results.write_failures", "{batch}", "Outbox write attempts that failed and were retried.");
         ExportedRows = _meter.CreateCounter<long>("tocsin.export.rows", "{result}", "Results committed to the central database and marked exported (re-sent rows counted again).");
         ExportFailures = _meter.CreateCounter<long>("tocsin.export.failures", "{attempt}", "Export attempts that failed and will be retried.");
+        NotificationsDelivered = _meter.CreateCounter<long>("tocsin.notifications.delivered", "{notification}", "Notifications a channel accepted, by channel and type.");
+        NotificationFailures = _meter.CreateCounter<long>("tocsin.notifications.failures", "{attempt}", "Notification delivery attempts that failed, by channel (retried unless given up).");
+        NotificationsGivenUp = _meter.CreateCounter<long>("tocsin.notifications.given_up", "{notification}", "Notifications given up after too many refusals or too long, by channel.");
         OutboxDropped = _meter.CreateCounter<long>("tocsin.outbox.dropped", "{result}", "Unexported results deleted because the outbox passed maxOutboxSize: lost for the central database.");
     }
 
@@ -54,6 +57,15 @@ public sealed class TocsinMetrics : IDisposable
 
     /// <summary>Unexported results dropped by the outbox size limit.</summary>
     public Counter<long> OutboxDropped { get; }
+
+    /// <summary>Notifications a channel accepted (tags: channel, type).</summary>
+    public Counter<long> NotificationsDelivered { get; }
+
+    /// <summary>Failed delivery attempts (tag: channel).</summary>
+    public Counter<long> NotificationFailures { get; }
+
+    /// <summary>Notifications given up (tag: channel).</summary>
+    public Counter<long> NotificationsGivenUp { get; }
 
     /// <summary>Registers an observable gauge on the meter.</summary>
     public void ObserveGauge(string name, Func<long> read, string unit, string description) =>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
+using Tocsin.Alerting;
 using Tocsin.Checks;
 using Tocsin.State;
 
@@ -27,6 +28,7 @@ public sealed partial class SqliteOutbox : IDisposable
     private readonly SqliteCommand _upsertIncident;
     private readonly SqliteCommand _upsertHour;
     private readonly SqliteCommand _upsertDay;
+    private readonly SqliteCommand _insertEvent;
     private readonly Lock _writeLock = new();
 
     // Each check's tracked state as committed; read at open, changed only by WriteBatch under _writeLock after its commit.
@@ -83,7 +85,27 @@ public sealed partial class SqliteOutbox : IDisposable
         string[] aggregate = ["$check", "$bucket", "$runs", "$ok", "$warning", "$sum", "$max"];
         _upsertHour = Command(SqliteSchema.UpsertAggregate.Replace("{0}", "check_hours", StringComparison.Ordinal), aggregate);
         _upsertDay = Command(SqliteSchema.UpsertAggregate.Replace("{0}", "check_days", StringComparison.Ordinal), aggregate);
+        _insertEvent = Command(SqliteSchema.InsertAlertEvent, "$id", "$check", "$kind", "$type", "$from", "$to", "$at", "$since", "$message", "$incident");
         _tracked = new Dictionary<string, TrackedState>(ReadTrackedStates(_writer), StringComparer.Ordinal);
+    }
+
+    /// <summary>Raised on the writer's thread after a batch that wrote alert events commits (wakes the notifier); must return at once.</summary>
+    public event Action? AlertEventsWritten;
+
+    private void WriteEvent(AlertEvent e)
+    {
+        var p = _insertEvent.Parameters;
+        p[0].Value = e.Id.ToString("D");
+        p[1].Value = e.CheckName;
+        p[2].Value = e.Kind;
+        p[3].Value = e.TypeName;
+        p[4].Value = (int)e.From;
+        p[5].Value = (int)e.To;
+        p[6].Value = e.At.ToUnixTimeMilliseconds();
+        p[7].Value = e.Since is { } since ? since.ToUnixTimeMilliseconds() : DBNull.Value;
+        p[8].Value = e.Message;
+        p[9].Value = e.IncidentId is { } i ? i.ToString("D") : DBNull.Value;
+        _insertEvent.ExecuteNonQuery();
     }
 
     private SqliteCommand Command(string sql, params string[] parameters)
@@ -127,7 +149,8 @@ public sealed partial class SqliteOutbox : IDisposable
             var hours = new Dictionary<(string, long), Aggregate>();
             var days = new Dictionary<(string, long), Aggregate>();
             using var tx = _writer.BeginTransaction();
-            foreach (var cmd in new[] { _insert, _upsert, _insertChange, _upsertIncident, _upsertHour, _upsertDay })
+            int events = 0;
+            foreach (var cmd in new[] { _insert, _upsert, _insertChange, _upsertIncident, _upsertHour, _upsertDay, _insertEvent })
             {
                 cmd.Transaction = tx;
             }
@@ -175,6 +198,20 @@ public sealed partial class SqliteOutbox : IDisposable
                 if (step.Change is { } change)
                 {
                     WriteChange(change);
+                    WriteEvent(new AlertEvent(
+                        change.Id, r.CheckName, r.Kind, AlertEventType.State, change.From, change.To, change.At, step.Next.FailingSince ?? step.Next.OpenIncident?.FailingSince,
+                        change.Message, change.IncidentId));
+                    events++;
+                }
+
+                if (step.Next.Flapping != (current?.Flapping ?? false))
+                {
+                    var type = step.Next.Flapping ? AlertEventType.FlappingStart : AlertEventType.FlappingStop;
+                    WriteEvent(new AlertEvent(
+                        Guid.CreateVersion7(r.StartedAt), r.CheckName, r.Kind, type, step.Next.HardState, step.Next.HardState, r.StartedAt, step.Next.FailingSince,
+                        $"{(step.Next.Flapping ? "started" : "stopped")} flapping ({step.Next.PercentStateChange:0.#}% state change over the last {step.Next.FlapCount} results)",
+                        step.Next.OpenIncident?.Id));
+                    events++;
                 }
             }
 
@@ -194,6 +231,11 @@ public sealed partial class SqliteOutbox : IDisposable
             foreach (var (name, state) in changed)
             {
                 _tracked[name] = state;
+            }
+
+            if (events > 0)
+            {
+                AlertEventsWritten?.Invoke();
             }
         }
     }
@@ -988,6 +1030,7 @@ public sealed partial class SqliteOutbox : IDisposable
             _upsertIncident.Dispose();
             _upsertHour.Dispose();
             _upsertDay.Dispose();
+            _insertEvent.Dispose();
             _writer.Dispose();
         }
     }

@@ -5,7 +5,7 @@ namespace Tocsin.Storage.Sqlite;
 /// Version <c>n</c> is applied once, in a transaction, and recorded in <c>schema_migrations</c>.
 /// Times are Unix epoch milliseconds (UTC); ids are UUIDv7 text, so they sort by time.
 /// </summary>
-internal static class SqliteSchema
+internal static partial class SqliteSchema
 {
     public static readonly (int Version, string Description, string Sql)[] Migrations =
     [
@@ -112,7 +112,85 @@ internal static class SqliteSchema
             SELECT check_name, started_at - started_at % 86400000, count(*), sum(state = 0), sum(state = 1), sum(duration_ms), max(duration_ms)
             FROM results GROUP BY 1, 2;
             """),
+        (3, "alerting: alert events, the notifier's alert states, the notification outbox, acknowledgements, silences", """
+            CREATE TABLE alert_events (
+                seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+                id            TEXT    NOT NULL UNIQUE,
+                check_name    TEXT    NOT NULL,
+                kind          TEXT    NOT NULL,
+                type          TEXT    NOT NULL,
+                from_state    INTEGER NOT NULL,
+                to_state      INTEGER NOT NULL,
+                at            INTEGER NOT NULL,
+                since         INTEGER,
+                message       TEXT    NOT NULL,
+                incident_id   TEXT,
+                processed     INTEGER NOT NULL DEFAULT 0,
+                exported      INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX ix_alert_events_pending ON alert_events (seq) WHERE processed = 0;
+            CREATE INDEX ix_alert_events_unexported ON alert_events (seq) WHERE exported = 0;
+
+            CREATE TABLE alert_states (
+                check_name    TEXT    NOT NULL PRIMARY KEY,
+                data          TEXT    NOT NULL,
+                updated_at    INTEGER NOT NULL
+            );
+
+            CREATE TABLE notifications (
+                seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+                id               TEXT    NOT NULL UNIQUE,
+                idempotency_key  TEXT    NOT NULL UNIQUE,
+                channel          TEXT    NOT NULL,
+                check_name       TEXT    NOT NULL,
+                type             TEXT    NOT NULL,
+                payload          TEXT    NOT NULL,
+                created_at       INTEGER NOT NULL,
+                status           TEXT    NOT NULL DEFAULT 'pending',
+                attempts         INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at  INTEGER NOT NULL,
+                lease_until      INTEGER,
+                last_error       TEXT,
+                delivered_at     INTEGER
+            );
+            CREATE INDEX ix_notifications_pending ON notifications (channel, seq) WHERE status = 'pending';
+            CREATE INDEX ix_notifications_check ON notifications (check_name, seq);
+
+            CREATE TABLE alert_commands (
+                seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+                id            TEXT    NOT NULL UNIQUE,
+                type          TEXT    NOT NULL,
+                check_name    TEXT    NOT NULL,
+                created_at    INTEGER NOT NULL,
+                target        TEXT,
+                ends_at       INTEGER,
+                author        TEXT,
+                comment       TEXT,
+                processed     INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX ix_alert_commands_pending ON alert_commands (seq) WHERE processed = 0;
+            """),
     ];
+
+    public const string InsertAlertEvent = """
+        INSERT OR IGNORE INTO alert_events (id, check_name, kind, type, from_state, to_state, at, since, message, incident_id)
+        VALUES ($id, $check, $kind, $type, $from, $to, $at, $since, $message, $incident);
+        """;
+
+    public const string SelectPendingAlertEvents = """
+        SELECT seq, id, check_name, kind, type, from_state, to_state, at, since, message, incident_id
+        FROM alert_events WHERE processed = 0 ORDER BY seq LIMIT $limit;
+        """;
+
+    public const string SelectUnexportedAlertEvents = """
+        SELECT seq, id, check_name, kind, type, from_state, to_state, at, since, message, incident_id
+        FROM alert_events WHERE exported = 0 ORDER BY seq LIMIT $limit;
+        """;
+
+    public const string SelectPendingNotifications = """
+        SELECT seq, payload, created_at, status, attempts, next_attempt_at, last_error, delivered_at, channel, lease_until
+        FROM notifications WHERE channel = $channel AND status = 'pending' ORDER BY seq LIMIT $limit;
+        """;
 
     public const string CreateMigrationsTable = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
