@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Tocsin.Alerting;
 using Tocsin.Checks;
 using Tocsin.Checks.Command;
 using Tocsin.Configuration;
@@ -124,9 +125,46 @@ internal static class AgentHost
             MaxConcurrentRuns = config.MaxConcurrentRuns,
             Owns = sp.GetService<AgentFleet>() is { } fleet ? fleet.Owns : null,
         });
+        AddAlerting(services, config, outbox);
         services.AddSingleton(sp => new Scheduler(
             sp.GetRequiredService<CheckCatalog>(), sp.GetRequiredService<CheckExecutor>(), sp.GetRequiredService<IResultSink>(), sp.GetRequiredService<SchedulerOptions>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(), sp.GetRequiredService<ILogger<Scheduler>>()));
+    }
+
+    /// <summary>
+    /// Registers alerting: the configured channels (one shared HTTP client), the alert store (the outbox for a single agent;
+    /// the central database when one is configured, where only the leader notifies) and the <see cref="Notifier"/>, started
+    /// and stopped as a hosted service and woken whenever the writer commits alert events.
+    /// </summary>
+    public static void AddAlerting(IServiceCollection services, TocsinConfig config, SqliteOutbox outbox)
+    {
+        services.AddSingleton(sp =>
+        {
+            var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), ConnectTimeout = TimeSpan.FromSeconds(10) };
+            var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+            var context = new NotificationChannelContext(http, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
+            var types = NotificationChannelTypes.CreateDefault();
+            return config.Notifications.ToDictionary(d => d.Name, d => types.Get(d.Type).Create(d.Name, d.Options, context), StringComparer.Ordinal);
+        });
+        services.AddSingleton<IAlertStore>(sp => sp.GetService<NpgsqlDataSource>() is { } central
+            ? new PostgresAlertStore(central)
+            : new SqliteAlertStore(outbox));
+        services.AddSingleton(sp =>
+        {
+            var fleet = sp.GetService<AgentFleet>();
+            var notifier = new Notifier(
+                sp.GetRequiredService<IAlertStore>(), sp.GetRequiredService<CheckCatalog>(), config.Maintenance,
+                sp.GetRequiredService<Dictionary<string, INotificationChannel>>(), fleet is null ? () => true : () => fleet.IsLeader,
+                new NotifierOptions { PublicUrl = config.WebPublicUrl }, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(),
+                sp.GetRequiredService<ILogger<Notifier>>());
+            if (fleet is null)
+            {
+                outbox.AlertEventsWritten += notifier.Wake;
+            }
+
+            return notifier;
+        });
+        services.AddHostedService(sp => new NotifierService(sp.GetRequiredService<Notifier>()));
     }
 
     /// <summary>
@@ -162,3 +200,15 @@ internal static class AgentHost
     }
 }
 
+
+/// <summary>Starts the notifier with the host and stops it (before the outbox closes) when the host stops.</summary>
+internal sealed class NotifierService(Notifier notifier) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        notifier.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => notifier.StopAsync();
+}

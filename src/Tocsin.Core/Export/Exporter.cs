@@ -330,6 +330,30 @@ public sealed partial class Exporter : IDisposable
     }
 
     /// <summary>
+    /// Copies the alert events state tracking wrote (up to 1,000 per call, oldest first) to <c>tocsin.alert_events</c>, where the
+    /// leader's notifier reads them, then deletes them locally. An event copied twice (a crash before the delete) is kept once.
+    /// </summary>
+    private async Task ExportAlertEventsAsync(CancellationToken cancellationToken)
+    {
+        var events = _outbox.ReadUnexportedAlertEvents(1_000);
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        await using (var c = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await PostgresAlertStore.InsertEventsAsync(c, _outbox.AgentId, [.. events.Select(e => e.Event)], cancellationToken).ConfigureAwait(false);
+        }
+
+        _outbox.MarkAlertEventsExported([.. events.Select(e => e.Seq)]);
+        if (events.Count == 1_000)
+        {
+            _backlog = true;
+        }
+    }
+
+    /// <summary>
     /// Exports what waits, batch after batch, for at most <paramref name="budget"/> (used at shutdown, after the
     /// writer drained). Stops at the first failure (recorded in the status). Returns the rows exported.
     /// </summary>
@@ -383,6 +407,7 @@ public sealed partial class Exporter : IDisposable
         {
             _backlog = false;
             await PrepareCentralAsync(cancellationToken).ConfigureAwait(false);
+            await ExportAlertEventsAsync(cancellationToken).ConfigureAwait(false);
             int size = _batchSize;
             int newest = _options.NewestShare > 0 ? Math.Max(1, (int)(size * Math.Min(0.5, _options.NewestShare))) : 0;
             int oldest = Math.Max(1, size - newest);

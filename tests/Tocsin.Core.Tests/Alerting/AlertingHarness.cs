@@ -63,13 +63,19 @@ public sealed class AlertingHarness : IAsyncDisposable
     private readonly Dictionary<string, RecordingChannel> _channels;
 
     public AlertingHarness(IEnumerable<CheckDefinition> checks, IReadOnlyList<MaintenanceWindow>? maintenance = null, params string[] channels)
+        : this(checks, maintenance, null, channels)
+    {
+    }
+
+    /// <summary>With <paramref name="store"/> instead of the outbox (e.g. a central PostgreSQL store).</summary>
+    public AlertingHarness(IEnumerable<CheckDefinition> checks, IReadOnlyList<MaintenanceWindow>? maintenance, IAlertStore? store, params string[] channels)
     {
         Time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
         Outbox = new SqliteOutbox(_folder.File("local.db"));
         Checks = [.. checks];
         Catalog = new CheckCatalog(Checks);
         _channels = (channels.Length == 0 ? ["ops"] : channels).ToDictionary(c => c, c => new RecordingChannel(c), StringComparer.Ordinal);
-        Store = new SqliteAlertStore(Outbox);
+        Store = store ?? new SqliteAlertStore(Outbox);
         Notifier = new Notifier(
             Store, Catalog, maintenance ?? [], _channels.ToDictionary(kv => kv.Key, kv => (INotificationChannel)kv.Value), () => Leader,
             new NotifierOptions { PublicUrl = new Uri("https://tocsin.example/") }, Time, null, NullLogger<Notifier>.Instance);
@@ -79,7 +85,7 @@ public sealed class AlertingHarness : IAsyncDisposable
 
     public SqliteOutbox Outbox { get; }
 
-    public SqliteAlertStore Store { get; }
+    public IAlertStore Store { get; }
 
     public List<CheckDefinition> Checks { get; }
 

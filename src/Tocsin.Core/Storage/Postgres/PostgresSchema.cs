@@ -68,6 +68,64 @@ internal static class PostgresSchema
             FROM tocsin.results
             ORDER BY check_name, started_at DESC, id DESC;
             """),
+        (3, "alerting: alert events exported by the agents, the leader's alert states, the notification outbox, commands", """
+            CREATE TABLE tocsin.alert_events (
+                seq          bigserial   PRIMARY KEY,
+                id           uuid        NOT NULL UNIQUE,
+                agent_id     uuid        NOT NULL,
+                check_name   text        NOT NULL,
+                kind         text        NOT NULL,
+                type         text        NOT NULL,
+                from_state   smallint    NOT NULL,
+                to_state     smallint    NOT NULL,
+                at           timestamptz NOT NULL,
+                since        timestamptz,
+                message      text        NOT NULL,
+                incident_id  uuid,
+                processed    boolean     NOT NULL DEFAULT false,
+                received_at  timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX ix_alert_events_pending ON tocsin.alert_events (seq) WHERE NOT processed;
+
+            CREATE TABLE tocsin.alert_states (
+                check_name  text        NOT NULL PRIMARY KEY,
+                data        jsonb       NOT NULL,
+                updated_at  timestamptz NOT NULL
+            );
+
+            CREATE TABLE tocsin.notifications (
+                seq              bigserial   PRIMARY KEY,
+                id               uuid        NOT NULL UNIQUE,
+                idempotency_key  text        NOT NULL UNIQUE,
+                channel          text        NOT NULL,
+                check_name       text        NOT NULL,
+                type             text        NOT NULL,
+                payload          text        NOT NULL,
+                created_at       timestamptz NOT NULL,
+                status           text        NOT NULL DEFAULT 'pending',
+                attempts         integer     NOT NULL DEFAULT 0,
+                next_attempt_at  timestamptz NOT NULL,
+                lease_until      timestamptz,
+                last_error       text,
+                delivered_at     timestamptz
+            );
+            CREATE INDEX ix_notifications_pending ON tocsin.notifications (channel, seq) WHERE status = 'pending';
+            CREATE INDEX ix_notifications_check ON tocsin.notifications (check_name, seq);
+
+            CREATE TABLE tocsin.alert_commands (
+                seq         bigserial   PRIMARY KEY,
+                id          uuid        NOT NULL UNIQUE,
+                type        text        NOT NULL,
+                check_name  text        NOT NULL,
+                created_at  timestamptz NOT NULL,
+                target      uuid,
+                ends_at     timestamptz,
+                author      text,
+                comment     text,
+                processed   boolean     NOT NULL DEFAULT false
+            );
+            CREATE INDEX ix_alert_commands_pending ON tocsin.alert_commands (seq) WHERE NOT processed;
+            """),
     ];
 
     public const string Lock = "SELECT pg_advisory_xact_lock(@key);";
@@ -225,4 +283,20 @@ internal static class PostgresSchema
         WHERE check_name = @check AND started_at >= @from AND started_at < @to AND (started_at, id) < (@before_started, @before_id)
         ORDER BY started_at DESC, id DESC LIMIT @limit;
         """;
+
+    /// <summary>Key of the transaction-level advisory lock a notifier's commit holds ("tocsin-al" in ASCII, truncated).</summary>
+    public const long AlertingLockKey = 0x746f6373696e41;
+
+    public const string InsertAlertEvents = """
+        INSERT INTO tocsin.alert_events (id, agent_id, check_name, kind, type, from_state, to_state, at, since, message, incident_id)
+        SELECT * FROM unnest(@ids, @agents, @checks, @kinds, @types, @froms, @tos, @ats, @sinces, @messages, @incidents)
+        ON CONFLICT (id) DO NOTHING;
+        """;
+
+    public const string SelectPendingAlertEvents = """
+        SELECT seq, id, check_name, kind, type, from_state, to_state, at, since, message, incident_id
+        FROM tocsin.alert_events WHERE NOT processed ORDER BY seq LIMIT @limit;
+        """;
+
+    public const string SelectNotificationColumns = "seq, payload, created_at, status, attempts, next_attempt_at, last_error, delivered_at, channel, lease_until";
 }

@@ -46,9 +46,9 @@ public sealed partial class SqliteOutbox
         return list;
     }
 
-    /// <summary>Marks alert events up to <paramref name="seqs"/> exported.</summary>
+    /// <summary>Deletes alert events exported to the central database (the leader's notifier reads them there).</summary>
     /// <exception cref="SqliteException">When the write fails.</exception>
-    public void MarkAlertEventsExported(IReadOnlyList<long> seqs) => MarkSeqs("UPDATE alert_events SET exported = 1 WHERE seq = $seq;", seqs);
+    public void MarkAlertEventsExported(IReadOnlyList<long> seqs) => MarkSeqs("DELETE FROM alert_events WHERE seq = $seq;", seqs);
 
     private static AlertEvent ReadAlertEvent(SqliteDataReader r, int o) => new(
         Guid.Parse(r.GetString(o)), r.GetString(o + 1), r.GetString(o + 2), AlertEvent.ParseType(r.GetString(o + 3)),
@@ -372,7 +372,7 @@ public sealed partial class SqliteOutbox
             using var cmd = _writer.CreateCommand();
             cmd.CommandText = """
                 DELETE FROM notifications WHERE status <> 'pending' AND created_at < $cutoff;
-                DELETE FROM alert_events WHERE processed = 1 AND exported = 1 AND at < $cutoff;
+                DELETE FROM alert_events WHERE processed = 1 AND at < $cutoff;
                 DELETE FROM alert_commands WHERE processed = 1 AND created_at < $cutoff AND (ends_at IS NULL OR ends_at < $cutoff);
                 """;
             cmd.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());

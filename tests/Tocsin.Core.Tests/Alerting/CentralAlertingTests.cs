@@ -1,0 +1,84 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Tocsin.Alerting;
+using Tocsin.Checks;
+using Tocsin.Core.Tests.TestServers;
+using Tocsin.Export;
+using Tocsin.Storage.Postgres;
+using static Tocsin.Core.Tests.Alerting.AlertingHarness;
+
+namespace Tocsin.Core.Tests.Alerting;
+
+/// <summary>Alerting through a real PostgreSQL: events exported by agents, the leader's notifier on the central store.</summary>
+public sealed class CentralAlertingTests(PostgresServer server) : IClassFixture<PostgresServer>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<NpgsqlDataSource> CentralAsync()
+    {
+        var source = NpgsqlDataSource.Create(await server.CreateDatabaseAsync());
+        await new CentralDatabase(source).MigrateAsync(Ct);
+        return source;
+    }
+
+    private static async Task ExportAsync(AlertingHarness agent, NpgsqlDataSource central)
+    {
+        using var exporter = new Exporter(agent.Outbox, central, new ExporterOptions(), TimeProvider.System, NullLogger<Exporter>.Instance);
+        await exporter.ExportBatchAsync(Ct);
+    }
+
+    [Fact]
+    public async Task Events_of_two_agents_reach_the_leader_once_and_are_notified_once()
+    {
+        await using var central = await CentralAsync();
+        var store = new PostgresAlertStore(central);
+        CheckDefinition[] checks = [Check("a"), Check("b")];
+        await using var agent1 = new AlertingHarness(checks, null, store, "ops");
+        await using var agent2 = new AlertingHarness(checks, null, store, "ops") { Leader = false };
+        agent1.Result("a", CheckState.CRITICAL);
+        agent2.Result("b", CheckState.CRITICAL);
+        await ExportAsync(agent1, central);
+        await ExportAsync(agent2, central);
+        await ExportAsync(agent2, central); // nothing twice
+        Assert.Empty(agent1.Outbox.ReadUnexportedAlertEvents(10));
+
+        await agent1.Step();
+        await agent2.Step();
+        Assert.Equal(["problem a CRITICAL", "problem b CRITICAL"], agent1.Received().Order(StringComparer.Ordinal));
+        Assert.Empty(agent2.Received());
+
+        // Leadership moves to agent 2: it carries on from the central records (a recovery, not a second problem).
+        agent1.Leader = false;
+        agent2.Leader = true;
+        agent1.Result("a", CheckState.OK);
+        await ExportAsync(agent1, central);
+        await agent1.Step();
+        await agent2.Step();
+        Assert.Equal(["recovery a OK"], agent2.Received());
+        Assert.Equal(2, agent1.Received().Count);
+    }
+
+    [Fact]
+    public async Task Two_agents_both_believing_they_lead_make_and_send_each_notification_once()
+    {
+        await using var central = await CentralAsync();
+        var store = new PostgresAlertStore(central);
+        var checks = Enumerable.Range(0, 50).Select(i => Check($"c{i}")).ToArray();
+        await using var agent1 = new AlertingHarness(checks, null, store, "ops");
+        await using var agent2 = new AlertingHarness(checks, null, store, "ops");
+        foreach (var c in checks)
+        {
+            agent1.Result(c.Name, CheckState.CRITICAL, advance: TimeSpan.Zero);
+        }
+
+        await ExportAsync(agent1, central);
+        await Task.WhenAll(agent1.Step(), agent2.Step());
+        await Task.WhenAll(agent1.Step(), agent2.Step());
+        var all = agent1.Channel().Sent.Concat(agent2.Channel().Sent).ToList();
+        Assert.Equal(50, all.Count);
+        Assert.Equal(50, all.Select(n => n.IdempotencyKey).Distinct().Count());
+        var stored = await store.ReadNotificationsAsync(new NotificationQuery(Limit: 1000), Ct);
+        Assert.Equal(50, stored.Count);
+        Assert.All(stored, s => Assert.Equal(DeliveryStatus.Delivered, s.Status));
+    }
+}
