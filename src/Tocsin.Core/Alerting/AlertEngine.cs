@@ -58,6 +58,12 @@ public sealed class AlertEngine
         switch (e.Type)
         {
             case AlertEventType.State:
+                if (e.From == e.To && e.To == record.Hard && record.HardEventId is not null)
+                {
+                    // A resync (an agent's first result of the check) confirming what is known: nothing changes.
+                    break;
+                }
+
                 if (e.To != CheckState.OK && record.Hard == CheckState.OK)
                 {
                     // A new problem: what was said about the previous one no longer applies.

@@ -81,4 +81,34 @@ public sealed class CentralAlertingTests(PostgresServer server) : IClassFixture<
         Assert.Equal(50, stored.Count);
         Assert.All(stored, s => Assert.Equal(DeliveryStatus.Delivered, s.Status));
     }
+
+    [Fact]
+    public async Task An_agent_taking_over_a_failing_check_that_is_ok_again_brings_the_recovery()
+    {
+        await using var central = await CentralAsync();
+        var store = new PostgresAlertStore(central);
+        CheckDefinition[] checks = [Check("a", failureThreshold: 3)];
+        await using var agent1 = new AlertingHarness(checks, null, store, "ops");
+        await using var agent2 = new AlertingHarness(checks, null, store, "ops") { Leader = false };
+        for (int i = 0; i < 3; i++)
+        {
+            agent1.Result("a", CheckState.CRITICAL);
+        }
+
+        await ExportAsync(agent1, central);
+        await agent1.Step();
+        Assert.Equal(["problem a CRITICAL"], agent1.Received());
+
+        // Agent 1 stops; agent 2 runs the check from now on and knows nothing of it. A failure below the threshold says
+        // nothing (agent 2 cannot know yet); its first OK result tells the leader, which sends the recovery.
+        agent2.Result("a", CheckState.CRITICAL);
+        await ExportAsync(agent2, central);
+        await agent1.Step();
+        Assert.Single(agent1.Received());
+        agent2.Result("a", CheckState.OK);
+        agent2.Result("a", CheckState.OK);
+        await ExportAsync(agent2, central);
+        await agent1.Step();
+        Assert.Equal(["problem a CRITICAL", "recovery a OK"], agent1.Received());
+    }
 }

@@ -33,6 +33,9 @@ public sealed partial class SqliteOutbox : IDisposable
 
     // Each check's tracked state as committed; read at open, changed only by WriteBatch under _writeLock after its commit.
     private readonly Dictionary<string, TrackedState> _tracked;
+
+    // Checks whose hard state was told to alerting (by a change or a resync event) since this outbox was opened.
+    private readonly HashSet<string> _announced = new(StringComparer.Ordinal);
     private UptimeSnapshot? _uptime;
 
     /// <summary>Opens (creating when missing) the database at <paramref name="path"/> and applies pending migrations.</summary>
@@ -150,6 +153,7 @@ public sealed partial class SqliteOutbox : IDisposable
             var days = new Dictionary<(string, long), Aggregate>();
             using var tx = _writer.BeginTransaction();
             int events = 0;
+            var announced = new HashSet<string>(StringComparer.Ordinal);
             foreach (var cmd in new[] { _insert, _upsert, _insertChange, _upsertIncident, _upsertHour, _upsertDay, _insertEvent })
             {
                 cmd.Transaction = tx;
@@ -203,6 +207,21 @@ public sealed partial class SqliteOutbox : IDisposable
                         change.Message, change.IncidentId));
                     events++;
                 }
+                else if (!_announced.Contains(r.CheckName) && !announced.Contains(r.CheckName) && (r.State == CheckState.OK || step.Next.HardState != CheckState.OK))
+                {
+                    // The first result of this check since the agent started, without a change: says the hard state it knows, so a
+                    // leader whose record is stale (the check ran on another agent, which stopped) learns it. Not for a non-OK result
+                    // below the threshold: this agent does not know yet.
+                    WriteEvent(new AlertEvent(
+                        Guid.CreateVersion7(r.StartedAt), r.CheckName, r.Kind, AlertEventType.State, step.Next.HardState, step.Next.HardState, r.StartedAt,
+                        step.Next.FailingSince, r.Message, step.Next.OpenIncident?.Id));
+                    events++;
+                }
+
+                if (step.Change is not null || r.State == CheckState.OK || step.Next.HardState != CheckState.OK)
+                {
+                    announced.Add(r.CheckName);
+                }
 
                 if (step.Next.Flapping != (current?.Flapping ?? false))
                 {
@@ -233,6 +252,7 @@ public sealed partial class SqliteOutbox : IDisposable
                 _tracked[name] = state;
             }
 
+            _announced.UnionWith(announced);
             if (events > 0)
             {
                 AlertEventsWritten?.Invoke();
