@@ -53,6 +53,9 @@ public sealed record CheckDefinition(string Name, string Kind, TimeSpan Interval
     /// <c>escalation</c>, <c>dependsOn</c>; defaults from <c>defaults</c>). <value>Default: <see cref="Alerting.AlertPolicy.None"/>.</value></summary>
     public Alerting.AlertPolicy Alerting { get; init; } = Tocsin.Alerting.AlertPolicy.None;
 
+    /// <summary>A latency objective turning slow OK runs into WARNING (config <c>slowResponse</c>), or null. <value>Default: null.</value></summary>
+    public Alerting.SlowResponseRule? SlowResponse { get; init; }
+
     /// <summary>Where the check came from when a promise directory made it, or null for a check of the configuration file.</summary>
     public Command.PromiseSource? Promise { get; init; }
 }

@@ -147,6 +147,28 @@ internal static class AlertingConfigReader
         return new AlertPolicy { Notify = notify, RenotifyInterval = renotify, DependsOn = dependsOn, Escalation = escalation };
     }
 
+    /// <summary>Reads a check's <c>slowResponse</c> object (<c>p95Above</c> required, <c>window</c> default 10 m, <c>minRuns</c> default 5).</summary>
+    public static SlowResponseRule? ReadSlowResponse(ConfigObjectReader r)
+    {
+        var o = r.Object("slowResponse");
+        if (o is null)
+        {
+            return null;
+        }
+
+        int before = r.Errors.Count;
+        var above = o.Duration("p95Above", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10));
+        if (above is null && !o.Has("p95Above"))
+        {
+            o.Error("p95Above", null, "is required: the p95 duration above which an OK run becomes WARNING, e.g. \"800ms\"");
+        }
+
+        var window = o.Duration("window", TimeSpan.FromMinutes(1), TimeSpan.FromHours(24)) ?? TimeSpan.FromMinutes(10);
+        int minRuns = (int)(o.Integer("minRuns", 1, 1000) ?? 5);
+        o.RejectUnknownFields();
+        return r.Errors.Count == before && above is { } a ? new SlowResponseRule(a, window, minRuns) : null;
+    }
+
     /// <summary>Reads the <c>maintenance</c> array.</summary>
     public static List<MaintenanceWindow> ReadMaintenance(ConfigObjectReader root, TimeZoneInfo zone)
     {

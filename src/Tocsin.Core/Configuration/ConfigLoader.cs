@@ -377,6 +377,7 @@ public sealed class ConfigLoader
         var thresholds = ReadThresholds(r, defThresholds);
         bool isPublic = r.Bool("public") ?? false;
         var alerting = AlertingConfigReader.ReadPolicy(r, defPolicy);
+        var slow = AlertingConfigReader.ReadSlowResponse(r);
 
         object? options = kind?.ReadOptions(r);
         if (kind is not null)
@@ -389,7 +390,7 @@ public sealed class ConfigLoader
             return null;
         }
 
-        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled, Placement = placement, Thresholds = thresholds, Public = isPublic, Alerting = alerting };
+        return new CheckDefinition(name, kind.Name, interval, effectiveTimeout, options) { Tags = tags, Index = index, Enabled = enabled, Placement = placement, Thresholds = thresholds, Public = isPublic, Alerting = alerting, SlowResponse = slow };
     }
 
     /// <summary>Reads <c>failureThreshold</c> and <c>successThreshold</c> (integers 1–100) of a check or of <c>defaults</c>; a missing one keeps <paramref name="fallback"/>'s.</summary>

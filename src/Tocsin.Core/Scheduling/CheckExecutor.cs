@@ -16,6 +16,7 @@ public sealed partial class CheckExecutor
     private readonly TimeProvider _time;
     private readonly TocsinMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly Alerting.SlowResponseTracker _slow = new();
 
     /// <summary>Creates the executor.</summary>
     public CheckExecutor(CheckKindRegistry kinds, TimeProvider time, TocsinMetrics metrics, ILogger<CheckExecutor> logger)
@@ -61,6 +62,7 @@ public sealed partial class CheckExecutor
         stopping.ThrowIfCancellationRequested();
         double ms = _time.GetElapsedTime(start).TotalMilliseconds;
         var finishedAt = _time.GetUtcNow();
+        outcome = _slow.Apply(check, outcome, ms, finishedAt);
         _metrics.Runs.Add(1, new("kind", check.Kind), new("state", outcome.State.ToString()));
         _metrics.RunDuration.Record(ms, new KeyValuePair<string, object?>("kind", check.Kind));
         return new CheckResult(
