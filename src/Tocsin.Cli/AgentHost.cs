@@ -155,7 +155,7 @@ internal static class AgentHost
             var notifier = new Notifier(
                 sp.GetRequiredService<IAlertStore>(), sp.GetRequiredService<CheckCatalog>(), config.Maintenance,
                 sp.GetRequiredService<Dictionary<string, INotificationChannel>>(), fleet is null ? () => true : () => fleet.IsLeader,
-                new NotifierOptions { PublicUrl = config.WebPublicUrl }, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(),
+                new NotifierOptions { PublicUrl = config.WebPublicUrl, DeliveryTimeout = config.DeliveryTimeout, MaxAge = config.DeliveryGiveUpAfter }, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(),
                 sp.GetRequiredService<ILogger<Notifier>>());
             if (fleet is null)
             {

@@ -238,6 +238,15 @@ public sealed class ConfigLoader
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, defPolicy, names));
         var channels = AlertingConfigReader.ReadChannels(root, _channelTypes);
+        var deliveryTimeout = TimeSpan.FromSeconds(10);
+        var giveUpAfter = TimeSpan.FromHours(24);
+        if (root.Object("alerting") is { } alertingSection)
+        {
+            deliveryTimeout = alertingSection.Duration("deliveryTimeout", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5)) ?? deliveryTimeout;
+            giveUpAfter = alertingSection.Duration("giveUpAfter", TimeSpan.FromMinutes(1), TimeSpan.FromDays(30)) ?? giveUpAfter;
+            alertingSection.RejectUnknownFields();
+        }
+
         var maintenance = AlertingConfigReader.ReadMaintenance(root, zone);
         AlertingConfigReader.ValidateReferences(path, root.Errors, checks, channels, maintenance);
 
@@ -264,6 +273,8 @@ public sealed class ConfigLoader
             TimeZone = zone,
             Notifications = channels,
             Maintenance = maintenance,
+            DeliveryTimeout = deliveryTimeout,
+            DeliveryGiveUpAfter = giveUpAfter,
             WebPublicUrl = publicUrl,
         };
     }

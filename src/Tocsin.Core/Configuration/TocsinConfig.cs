@@ -81,6 +81,12 @@ public sealed record TocsinConfig
     /// <summary>The notification channels (config <c>notifications</c>), in file order. <value>Default: none.</value></summary>
     public IReadOnlyList<Alerting.NotificationChannelDefinition> Notifications { get; init; } = [];
 
+    /// <summary>Longest one notification delivery may take (config <c>alerting.deliveryTimeout</c>, 1 s – 5 m). <value>Default: 10 s.</value></summary>
+    public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A notification not delivered this long after it was made is given up (config <c>alerting.giveUpAfter</c>, 1 m – 30 d). <value>Default: 24 h.</value></summary>
+    public TimeSpan DeliveryGiveUpAfter { get; init; } = TimeSpan.FromHours(24);
+
     /// <summary>Planned maintenance windows (config <c>maintenance</c>). <value>Default: none.</value></summary>
     public IReadOnlyList<Alerting.MaintenanceWindow> Maintenance { get; init; } = [];
 
