@@ -45,6 +45,12 @@ internal sealed record BenchOptions
           --backlog-db FILE      with --pg, in the scheduled-load mode: start from a copy of this outbox
                                  (made by --fill) and run the Exporter beside the scheduler
 
+        Alerting benchmark (bench/alerting, issue 7):
+          --alerting             instead: --checks http checks every --interval against an in-process target with
+                                 a webhook channel to an in-process receiver (both Kestrel on loopback); once every
+                                 check has a result, all of them turn CRITICAL at once; prints the time until every
+                                 problem notification is delivered, notifications/s, and the schedule lag meanwhile
+
         Web benchmark (bench/web, issue 5):
           --web-config FILE      instead: write the configuration of --checks checks every --interval (tags,
                                  public and failing checks as WebData says) for the outbox --db FILE, the web
@@ -114,6 +120,9 @@ internal sealed record BenchOptions
 
     public bool WebProfile { get; init; }
 
+    /// <summary>Run the alerting benchmark.</summary>
+    public bool Alerting { get; init; }
+
     public int Batch { get; init; } = 2_000;
 
     public int? TargetPort { get; init; }
@@ -165,6 +174,7 @@ internal sealed record BenchOptions
                 "--command-dir" => o with { CommandDir = Value() },
                 "--max-processes" => o with { MaxProcesses = Int(name, Value(), 1, 10_000) },
 
+                "--alerting" => o with { Alerting = true },
                 "--web-config" => o with { WebConfig = Value() },
                 "--seed-web" => o with { SeedWeb = true },
                 "--web-profile" => o with { WebProfile = true },

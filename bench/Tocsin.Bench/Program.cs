@@ -24,6 +24,11 @@ if (options.Drain)
     return await DrainBench.RunAsync(options);
 }
 
+if (options.Alerting)
+{
+    return await AlertBench.RunAsync(options);
+}
+
 if (options.WebProfile)
 {
     return await WebBench.ProfileAsync(options);
