@@ -236,7 +236,8 @@ public sealed class ConfigLoader
 
         string? slapOsPublicFolder = SlapOsConfigReader.ReadPublicFolder(root, baseDir);
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
-        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, defPolicy, names));
+        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, defPolicy, names, zone));
+        Checks.Heartbeat.HeartbeatCheckKind.ValidateTokens(path, root.Errors, checks);
         var channels = AlertingConfigReader.ReadChannels(root, _channelTypes);
         var maintenance = AlertingConfigReader.ReadMaintenance(root, zone);
         AlertingConfigReader.ValidateReferences(path, root.Errors, checks, channels, maintenance);
@@ -306,7 +307,7 @@ public sealed class ConfigLoader
 
     private CheckDefinition? ReadCheck(
         JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan? configuredDefTimeout, StateThresholds defThresholds,
-        Alerting.AlertPolicy defPolicy, Dictionary<string, int> names)
+        Alerting.AlertPolicy defPolicy, Dictionary<string, int> names, TimeZoneInfo zone)
     {
         string location = $"checks[{index}]";
         if (item.ValueKind != JsonValueKind.Object)
@@ -322,7 +323,7 @@ public sealed class ConfigLoader
         }
 
         int before = errors.Count;
-        var r = new ConfigObjectReader(item, path, location, errors);
+        var r = new ConfigObjectReader(item, path, location, errors) { TimeZone = zone };
         string? name = r.String("name", required: true);
         if (name is not null)
         {

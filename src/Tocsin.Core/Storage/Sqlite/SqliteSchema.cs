@@ -112,6 +112,17 @@ internal static class SqliteSchema
             SELECT check_name, started_at - started_at % 86400000, count(*), sum(state = 0), sum(state = 1), sum(duration_ms), max(duration_ms)
             FROM results GROUP BY 1, 2;
             """),
+        // Version 3 is left to the alerting tables (another branch): the runner applies every version above the file's.
+        (4, "heartbeat checks: the last start, success and failure pings of each", """
+            CREATE TABLE heartbeats (
+                check_name         TEXT    NOT NULL PRIMARY KEY,
+                first_seen_at      INTEGER NOT NULL,
+                last_start_at      INTEGER,
+                last_success_at    INTEGER,
+                last_fail_at       INTEGER,
+                last_fail_message  TEXT
+            );
+            """),
     ];
 
     public const string CreateMigrationsTable = """
@@ -301,6 +312,18 @@ internal static class SqliteSchema
     public const string DeleteOldestUnexported = """
         DELETE FROM results WHERE id IN (
             SELECT id FROM results WHERE exported = 0 ORDER BY id LIMIT $limit);
+        """;
+
+    public const string UpsertHeartbeat = """
+        INSERT INTO heartbeats (check_name, first_seen_at, last_start_at, last_success_at, last_fail_at, last_fail_message)
+        VALUES ($check, $firstSeen, $start, $success, $fail, $failMessage)
+        ON CONFLICT (check_name) DO UPDATE SET
+            first_seen_at = excluded.first_seen_at, last_start_at = excluded.last_start_at, last_success_at = excluded.last_success_at,
+            last_fail_at = excluded.last_fail_at, last_fail_message = excluded.last_fail_message;
+        """;
+
+    public const string SelectHeartbeats = """
+        SELECT check_name, first_seen_at, last_start_at, last_success_at, last_fail_at, last_fail_message FROM heartbeats;
         """;
 
     public const string SelectAgentId = "SELECT value FROM agent WHERE key = 'agent_id';";
