@@ -86,7 +86,7 @@ public static class HeartbeatDeadline
 
     /// <summary>A duration to the second (to the millisecond under one second), e.g. <c>1d2h</c>, <c>45s</c>.</summary>
     internal static string Span(TimeSpan t) =>
-        Duration.Format(t < TimeSpan.FromSeconds(1) ? t : TimeSpan.FromSeconds(Math.Round(t.TotalSeconds)));
+        Duration.Format(t < TimeSpan.FromSeconds(1) ? t : TimeSpan.FromSeconds(Math.Round(t.TotalSeconds, MidpointRounding.AwayFromZero)));
 
     private static string When(DateTimeOffset t, DateTimeOffset now) => $"{Iso(t)} ({Span(now - t)} ago)";
 
