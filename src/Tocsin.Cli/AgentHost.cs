@@ -133,6 +133,14 @@ internal static class AgentHost
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(), sp.GetRequiredService<ILogger<Scheduler>>()));
     }
 
+    /// <summary>Logging categories that write request paths below Warning; kept at Warning whatever the verbosity.</summary>
+    internal static readonly string[] PathLoggingCategories =
+    [
+        "Microsoft.AspNetCore.Hosting.Diagnostics",
+        "Microsoft.AspNetCore.Routing.Matching",
+        "Microsoft.AspNetCore.Server.Kestrel",
+    ];
+
     /// <summary>
     /// Logs go to stderr: JSON lines when stderr is not a terminal (journald, files, pipes), plain
     /// lines otherwise. Framework categories are kept at Warning unless very verbose.
@@ -144,9 +152,13 @@ internal static class AgentHost
         logging.AddFilter("Microsoft", level <= LogLevel.Trace ? level : LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", level <= LogLevel.Information ? LogLevel.Information : level);
         logging.AddFilter("System.Net.Http", LogLevel.Warning);
-        // Its "Request starting/finished" lines (Information, shown from -vv) carry the full path, and a heartbeat ping's path
-        // holds its token: secrets never reach a log line.
-        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        // These categories' lines below Warning (shown with -vv) carry the request path or target ("Request starting …", the
+        // route matcher's candidates, Kestrel's bad request data), and a heartbeat ping's path holds its token: secrets never
+        // reach a log line.
+        foreach (string category in PathLoggingCategories)
+        {
+            logging.AddFilter(category, LogLevel.Warning);
+        }
         if (Console.IsErrorRedirected)
         {
             logging.AddJsonConsole(o =>
