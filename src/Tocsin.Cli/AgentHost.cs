@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Tocsin.Alerting;
 using Tocsin.Checks;
 using Tocsin.Checks.Command;
+using Tocsin.Checks.Heartbeat;
 using Tocsin.Configuration;
 using Npgsql;
 using Tocsin.Diagnostics;
@@ -67,6 +68,8 @@ internal static class AgentHost
         app.UseTocsinAccess();
         // Write endpoints: credentials when web.auth is set, and never from another site's page (CSRF).
         app.MapTocsinApi(write => write.RequireAuthorization(AuthSetup.WritePolicy).RefuseCrossOrigin());
+        // Heartbeat pings: the token in the path is the credential (curl from cron jobs), so no write policy and no CSRF filter.
+        app.MapHeartbeatPings();
         app.MapTocsinMetrics();
         app.MapTocsinPrivate();
         app.MapSlapOs(write => write.RequireAuthorization(AuthSetup.WritePolicy).RefuseCrossOrigin());
@@ -77,7 +80,7 @@ internal static class AgentHost
     }
 
     /// <summary>
-    /// Registers the engine: time, metrics, check kinds, the check catalog (configured checks and, with promise directories,
+    /// Registers the engine: time, metrics, heartbeat pings (stored in the outbox), check kinds, the check catalog (configured checks and, with promise directories,
     /// the promises found by one scan now), the (already open) outbox, writer, executor, scheduler,
     /// collector, the check status reader, and when <see cref="TocsinConfig.ExternalDatabaseUri"/> is set the PostgreSQL data source,
     /// exporter, fleet membership and central status reader.
@@ -87,7 +90,8 @@ internal static class AgentHost
         services.AddSingleton(config);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new TocsinMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
-        services.AddSingleton(sp => CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new HeartbeatPings(sp.GetRequiredService<TimeProvider>(), outbox));
+        services.AddSingleton(sp => CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<HeartbeatPings>()));
         services.AddSingleton(sp => PromiseWatcher.LoadCatalog(config, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(outbox);
         services.AddSingleton(new ResultWriterOptions { Thresholds = State.StateThresholds.Lookup(config.Checks) });
@@ -130,6 +134,14 @@ internal static class AgentHost
             sp.GetRequiredService<CheckCatalog>(), sp.GetRequiredService<CheckExecutor>(), sp.GetRequiredService<IResultSink>(), sp.GetRequiredService<SchedulerOptions>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<TocsinMetrics>(), sp.GetRequiredService<ILogger<Scheduler>>()));
     }
+
+    /// <summary>Logging categories that write request paths below Warning; kept at Warning whatever the verbosity.</summary>
+    internal static readonly string[] PathLoggingCategories =
+    [
+        "Microsoft.AspNetCore.Hosting.Diagnostics",
+        "Microsoft.AspNetCore.Routing.Matching",
+        "Microsoft.AspNetCore.Server.Kestrel",
+    ];
 
     /// <summary>
     /// Registers alerting: the configured channels (one shared HTTP client), the alert store (the outbox for a single agent;
@@ -178,6 +190,13 @@ internal static class AgentHost
         logging.AddFilter("Microsoft", level <= LogLevel.Trace ? level : LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", level <= LogLevel.Information ? LogLevel.Information : level);
         logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        // These categories' lines below Warning (shown with -vv) carry the request path or target ("Request starting …", the
+        // route matcher's candidates, Kestrel's bad request data), and a heartbeat ping's path holds its token: secrets never
+        // reach a log line.
+        foreach (string category in PathLoggingCategories)
+        {
+            logging.AddFilter(category, LogLevel.Warning);
+        }
         if (Console.IsErrorRedirected)
         {
             logging.AddJsonConsole(o =>

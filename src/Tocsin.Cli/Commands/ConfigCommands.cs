@@ -54,7 +54,7 @@ internal static class ConfigCommands
 
     private static Command BuildShow()
     {
-        var cmd = new Command("show", "Print the configuration file (the external database password is hidden).");
+        var cmd = new Command("show", "Print the configuration file (the external database password and heartbeat tokens are hidden).");
         cmd.SetAction(parse =>
         {
             string path = TocsinCommand.ResolveConfigPath(parse);
@@ -65,6 +65,15 @@ internal static class ConfigCommands
                 if (file.Root[key] is JsonValue v && v.TryGetValue(out string? s))
                 {
                     file.Root[key] = Secrets.RedactConnectionString(s);
+                }
+            }
+
+            foreach (var check in (file.Root["checks"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                // A heartbeat check's inline token is the credential of its ping URL.
+                if (check["token"] is JsonValue)
+                {
+                    check["token"] = Secrets.Mask;
                 }
             }
 

@@ -1,4 +1,5 @@
 using Tocsin.Checks.Command;
+using Tocsin.Checks.Heartbeat;
 using Tocsin.Checks.Http;
 using Tocsin.Checks.Tcp;
 
@@ -7,7 +8,11 @@ namespace Tocsin.Checks;
 /// <summary>The check kinds built into Tocsin.</summary>
 public static class CheckKinds
 {
-    /// <summary>A registry with every built-in kind (<c>http</c>, <c>tcp</c>, <c>command</c>).</summary>
-    public static CheckKindRegistry CreateDefault(TimeProvider time) =>
-        new([new HttpCheckKind(new HttpCheckRunner(time)), new TcpCheckKind(time), new CommandCheckKind(time)]);
+    /// <summary>
+    /// A registry with every built-in kind (<c>http</c>, <c>tcp</c>, <c>command</c>, <c>heartbeat</c>); heartbeat checks read
+    /// their pings from <paramref name="pings"/> (the agent's, stored in its outbox), or from a memory of their own when null
+    /// (enough to read a configuration).
+    /// </summary>
+    public static CheckKindRegistry CreateDefault(TimeProvider time, HeartbeatPings? pings = null) =>
+        new([new HttpCheckKind(new HttpCheckRunner(time)), new TcpCheckKind(time), new CommandCheckKind(time), new HeartbeatCheckKind(time, pings)]);
 }

@@ -236,7 +236,8 @@ public sealed class ConfigLoader
 
         string? slapOsPublicFolder = SlapOsConfigReader.ReadPublicFolder(root, baseDir);
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
-        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, defPolicy, names));
+        var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, defPolicy, names, zone));
+        Checks.Heartbeat.HeartbeatCheckKind.ValidateTokens(path, root.Errors, checks);
         var channels = AlertingConfigReader.ReadChannels(root, _channelTypes);
         var deliveryTimeout = TimeSpan.FromSeconds(10);
         var giveUpAfter = TimeSpan.FromHours(24);
@@ -317,7 +318,7 @@ public sealed class ConfigLoader
 
     private CheckDefinition? ReadCheck(
         JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan? configuredDefTimeout, StateThresholds defThresholds,
-        Alerting.AlertPolicy defPolicy, Dictionary<string, int> names)
+        Alerting.AlertPolicy defPolicy, Dictionary<string, int> names, TimeZoneInfo zone)
     {
         string location = $"checks[{index}]";
         if (item.ValueKind != JsonValueKind.Object)
@@ -333,7 +334,7 @@ public sealed class ConfigLoader
         }
 
         int before = errors.Count;
-        var r = new ConfigObjectReader(item, path, location, errors);
+        var r = new ConfigObjectReader(item, path, location, errors) { TimeZone = zone };
         string? name = r.String("name", required: true);
         if (name is not null)
         {

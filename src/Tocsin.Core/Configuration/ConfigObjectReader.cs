@@ -40,6 +40,9 @@ public sealed class ConfigObjectReader
     /// <summary>The shared list of problems.</summary>
     public List<ConfigError> Errors { get; }
 
+    /// <summary>The configuration's <c>timeZone</c>, for fields that follow a wall clock (cron schedules). <value>Default: UTC.</value></summary>
+    public TimeZoneInfo TimeZone { get; init; } = TimeZoneInfo.Utc;
+
     /// <summary>Whether the field is present (and not JSON <c>null</c>); marks it known.</summary>
     public bool Has(string field)
     {
@@ -272,7 +275,7 @@ public sealed class ConfigObjectReader
             return null;
         }
 
-        return new ConfigObjectReader(v.Value, File, Location, Errors, _prefix + field + ".");
+        return new ConfigObjectReader(v.Value, File, Location, Errors, _prefix + field + ".") { TimeZone = TimeZone };
     }
 
     /// <summary>Reports every field of the object that no read asked for.</summary>

@@ -170,6 +170,16 @@ internal static partial class SqliteSchema
             );
             CREATE INDEX ix_alert_commands_pending ON alert_commands (seq) WHERE processed = 0;
             """),
+        (4, "heartbeat checks: the last start, success and failure pings of each", """
+            CREATE TABLE heartbeats (
+                check_name         TEXT    NOT NULL PRIMARY KEY,
+                first_seen_at      INTEGER NOT NULL,
+                last_start_at      INTEGER,
+                last_success_at    INTEGER,
+                last_fail_at       INTEGER,
+                last_fail_message  TEXT
+            );
+            """),
     ];
 
     public const string InsertAlertEvent = """
@@ -379,6 +389,18 @@ internal static partial class SqliteSchema
     public const string DeleteOldestUnexported = """
         DELETE FROM results WHERE id IN (
             SELECT id FROM results WHERE exported = 0 ORDER BY id LIMIT $limit);
+        """;
+
+    public const string UpsertHeartbeat = """
+        INSERT INTO heartbeats (check_name, first_seen_at, last_start_at, last_success_at, last_fail_at, last_fail_message)
+        VALUES ($check, $firstSeen, $start, $success, $fail, $failMessage)
+        ON CONFLICT (check_name) DO UPDATE SET
+            first_seen_at = excluded.first_seen_at, last_start_at = excluded.last_start_at, last_success_at = excluded.last_success_at,
+            last_fail_at = excluded.last_fail_at, last_fail_message = excluded.last_fail_message;
+        """;
+
+    public const string SelectHeartbeats = """
+        SELECT check_name, first_seen_at, last_start_at, last_success_at, last_fail_at, last_fail_message FROM heartbeats;
         """;
 
     public const string SelectAgentId = "SELECT value FROM agent WHERE key = 'agent_id';";
