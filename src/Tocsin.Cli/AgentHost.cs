@@ -90,7 +90,11 @@ internal static class AgentHost
         services.AddSingleton(config);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new TocsinMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
-        services.AddSingleton(sp => new HeartbeatPings(sp.GetRequiredService<TimeProvider>(), outbox));
+        services.AddSingleton(sp => new HeartbeatPings(sp.GetRequiredService<TimeProvider>(), outbox)
+        {
+            // With several agents, a ping may reach any of them: shared through the central database.
+            Share = sp.GetService<NpgsqlDataSource>() is { } central ? new CentralHeartbeats(central) : null,
+        });
         services.AddSingleton(sp => CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<HeartbeatPings>()));
         services.AddSingleton(sp => PromiseWatcher.LoadCatalog(config, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(outbox);

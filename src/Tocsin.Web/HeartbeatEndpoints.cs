@@ -71,6 +71,28 @@ public static partial class HeartbeatEndpoints
             return TypedResults.Json(new PingError("the ping could not be stored; retry"), statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
+        var pings = services.GetRequiredService<HeartbeatPings>();
+        if (pings.Share is { } share && pings.Find(check.Name) is { } recorded)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                await share.MergeAsync(recorded, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!runsHere)
+            {
+                // Another agent runs the check and would never see this ping: ask the sender to retry.
+                LogShareFailed(logger, ex, check.Name);
+                return TypedResults.Json(new PingError("the ping could not be shared with the agent that runs the check; retry"), statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+            catch (Exception ex)
+            {
+                // This agent runs the check and has the ping; the others learn it at the next run.
+                LogShareFailed(logger, ex, check.Name);
+            }
+        }
+
         string pingName = Name(ping);
         LogPing(logger, pingName, check.Name, runsHere);
         return TypedResults.Ok(new PingAccepted(true, check.Name, pingName, runsHere ? result?.Id : null));
@@ -125,6 +147,9 @@ public static partial class HeartbeatEndpoints
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Heartbeat ping {Ping} for {Check} (result written here: {RunsHere})")]
     private static partial void LogPing(ILogger logger, string ping, string check, bool runsHere);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A heartbeat ping for {Check} could not be written to the central database")]
+    private static partial void LogShareFailed(ILogger logger, Exception ex, string check);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A heartbeat ping for {Check} could not be stored in the outbox; the sender was asked to retry")]
     private static partial void LogStoreFailed(ILogger logger, Exception ex, string check);

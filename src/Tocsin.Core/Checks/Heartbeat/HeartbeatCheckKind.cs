@@ -131,11 +131,30 @@ public sealed partial class HeartbeatCheckKind : ICheckKind, ICheckRunner
     }
 
     /// <inheritdoc />
-    public Task<RunOutcome> RunAsync(CheckDefinition check, CancellationToken cancellationToken)
+    public async Task<RunOutcome> RunAsync(CheckDefinition check, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(check);
         var options = (HeartbeatCheckOptions)check.Options;
         var record = Pings.Observe(check.Name);
-        return Task.FromResult(HeartbeatDeadline.Evaluate(options, record, _time.GetUtcNow()));
+        string? unshared = null;
+        if (Pings.Share is { } share)
+        {
+            // Pings that reached other agents: merge them in before judging. Without the share, judge on what this agent saw.
+            try
+            {
+                await share.MergeAsync(record, cancellationToken).ConfigureAwait(false);
+                if (await share.ReadAsync(check.Name, cancellationToken).ConfigureAwait(false) is { } shared)
+                {
+                    record = Pings.Merge(shared);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                unshared = $" (pings sent to other agents not seen: the central database could not be read, {ex.GetType().Name})";
+            }
+        }
+
+        var outcome = HeartbeatDeadline.Evaluate(options, record, _time.GetUtcNow());
+        return unshared is null ? outcome : outcome with { Message = outcome.Message + unshared };
     }
 }

@@ -37,6 +37,18 @@ public sealed record HeartbeatRecord(
     public bool Failed => LastFailAt is { } f && (LastSuccessAt is not { } ok || f > ok);
 }
 
+/// <summary>Where agents share heartbeat records (the central database), so a ping may reach any agent.</summary>
+public interface IHeartbeatShare
+{
+    /// <summary>Merges <paramref name="record"/> into the shared one (earliest first sighting, latest pings).</summary>
+    /// <exception cref="Exception">When the share cannot be written (the caller decides what to answer).</exception>
+    Task MergeAsync(HeartbeatRecord record, CancellationToken cancellationToken);
+
+    /// <summary>The shared record of <paramref name="checkName"/>, or null.</summary>
+    /// <exception cref="Exception">When the share cannot be read.</exception>
+    Task<HeartbeatRecord?> ReadAsync(string checkName, CancellationToken cancellationToken);
+}
+
 /// <summary>Where heartbeat records are kept across restarts (the local outbox, <c>heartbeats</c> table).</summary>
 public interface IHeartbeatStore
 {
@@ -225,6 +237,45 @@ public sealed class HeartbeatPings
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Where pings are shared with other agents (a central database), or null for this agent alone. Set by the host before
+    /// the first run. <value>Default: null.</value>
+    /// </summary>
+    public IHeartbeatShare? Share { get; set; }
+
+    /// <summary>
+    /// Takes what another agent recorded for the check into this agent's record: the earliest first sighting and the latest of
+    /// each ping (stored when that changes anything). Returns the merged record.
+    /// </summary>
+    /// <exception cref="Microsoft.Data.Sqlite.SqliteException">When a changed record cannot be stored.</exception>
+    public HeartbeatRecord Merge(HeartbeatRecord other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        lock (LockOf(other.CheckName))
+        {
+            var mine = _records.GetValueOrDefault(other.CheckName);
+            if (mine is null)
+            {
+                _store?.WriteHeartbeat(other);
+                _records[other.CheckName] = other;
+                return other;
+            }
+
+            static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+            var merged = new HeartbeatRecord(
+                mine.CheckName, mine.FirstSeenAt < other.FirstSeenAt ? mine.FirstSeenAt : other.FirstSeenAt, Latest(mine.LastStartAt, other.LastStartAt),
+                Latest(mine.LastSuccessAt, other.LastSuccessAt), Latest(mine.LastFailAt, other.LastFailAt),
+                other.LastFailAt is { } f && (mine.LastFailAt is not { } m || f > m) ? other.LastFailMessage : mine.LastFailMessage);
+            if (merged != mine)
+            {
+                _store?.WriteHeartbeat(merged);
+                _records[other.CheckName] = merged;
+            }
+
+            return merged;
+        }
     }
 
     private Lock LockOf(string checkName) => _locks.GetOrAdd(checkName, _ => new Lock());

@@ -126,6 +126,17 @@ internal static class PostgresSchema
             );
             CREATE INDEX ix_alert_commands_pending ON tocsin.alert_commands (seq) WHERE NOT processed;
             """),
+        (4, "heartbeats: each heartbeat check's last pings, shared by the agents (a ping may reach any of them)", """
+            CREATE TABLE tocsin.heartbeats (
+                check_name         text        NOT NULL PRIMARY KEY,
+                first_seen_at      timestamptz NOT NULL,
+                last_start_at      timestamptz,
+                last_success_at    timestamptz,
+                last_fail_at       timestamptz,
+                last_fail_message  text,
+                updated_at         timestamptz NOT NULL DEFAULT now()
+            );
+            """),
     ];
 
     public const string Lock = "SELECT pg_advisory_xact_lock(@key);";
