@@ -40,6 +40,9 @@ public sealed class PrometheusMetrics : IDisposable
         ["tocsin.check.runs"] = ["kind", "state"],
         ["tocsin.check.duration"] = ["kind"],
         ["tocsin.scheduler.skipped"] = ["reason"],
+        ["tocsin.notifications.delivered"] = ["channel", "type"],
+        ["tocsin.notifications.failures"] = ["channel"],
+        ["tocsin.notifications.given_up"] = ["channel"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Longest time a scrape may show check states for. <value>1 s.</value></summary>
