@@ -217,6 +217,7 @@ public sealed partial class Notifier : IAsyncDisposable
             }
         }
 
+        AlertRecord? Find(string name) => records.GetValueOrDefault(name);
         foreach (var (_, e) in events)
         {
             if (!records.TryGetValue(e.CheckName, out var rec))
@@ -225,11 +226,13 @@ public sealed partial class Notifier : IAsyncDisposable
                 records[e.CheckName] = rec;
             }
 
+            // Each event is decided on its own, in order: a problem and its recovery read in the same pass (a short outage,
+            // events that waited for a new leader) are both sent, unless held.
             AlertEngine.Apply(rec, e);
             dirty.Add(rec);
+            due.AddRange(_engine.Reconcile(rec, Find, now));
         }
 
-        AlertRecord? Find(string name) => records.GetValueOrDefault(name);
         foreach (var rec in records.Values)
         {
             if (!rec.Active && !dirty.Contains(rec))
@@ -338,7 +341,28 @@ public sealed partial class Notifier : IAsyncDisposable
         int delivered = 0;
         DateTimeOffset? retryAt = null;
         var groups = batch.GroupBy(n => n.Notification.CheckName, StringComparer.Ordinal).ToList();
-        await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxParallelPerChannel, CancellationToken = cancellationToken }, async (group, ct) =>
+        try
+        {
+            await SendGroupsAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Recorded even when stopping: an outcome known (above all a delivery) is never thrown away, or it would be sent again.
+            List<DeliveryOutcome> known;
+            lock (gate)
+            {
+                known = [.. outcomes];
+            }
+
+            if (known.Count > 0)
+            {
+                await _store.RecordAsync(known, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        return (delivered, retryAt);
+
+        Task SendGroupsAsync() => Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxParallelPerChannel, CancellationToken = cancellationToken }, async (group, ct) =>
         {
             bool failed = false;
             foreach (var stored in group)
@@ -369,11 +393,7 @@ public sealed partial class Notifier : IAsyncDisposable
                     }
                 }
             }
-        }).ConfigureAwait(false);
-
-        // Recorded even when stopping: an outcome known is never thrown away.
-        await _store.RecordAsync(outcomes, CancellationToken.None).ConfigureAwait(false);
-        return (delivered, retryAt);
+        });
     }
 
     private async Task<DeliveryOutcome> SendAsync(INotificationChannel channel, StoredNotification stored, CancellationToken ct)

@@ -50,6 +50,16 @@ public sealed class NotifierTests
     }
 
     [Fact]
+    public async Task A_problem_and_its_recovery_read_in_one_pass_are_both_sent()
+    {
+        await using var h = new AlertingHarness([Check("site")]);
+        h.Result("site", CheckState.CRITICAL);
+        h.Result("site", CheckState.OK);
+        await h.Step();
+        Assert.Equal(["problem site CRITICAL", "recovery site OK"], h.Received());
+    }
+
+    [Fact]
     public async Task Reminders_come_every_renotify_interval_until_acknowledged()
     {
         await using var h = new AlertingHarness([Check("site", new AlertPolicy { Notify = ["ops"], RenotifyInterval = TimeSpan.FromMinutes(10) })]);
@@ -102,7 +112,8 @@ public sealed class NotifierTests
         Assert.Equal(start + 1, got.Count); // nothing after the start while it flaps
         Assert.All(got.Take(start), g => Assert.True(g.StartsWith("problem", StringComparison.Ordinal) || g.StartsWith("recovery", StringComparison.Ordinal)));
 
-        // The result that made it flap also made it CRITICAL: that problem is held. It keeps failing: nothing until it stops flapping.
+        // The result that made it flap also made it CRITICAL: flapping is decided first (as Nagios does), so that problem is
+        // held. It keeps failing: nothing until it stops flapping.
         for (int i = 0; i < 60; i++)
         {
             h.Result("site", CheckState.CRITICAL);
@@ -110,7 +121,7 @@ public sealed class NotifierTests
         }
 
         got = h.Received();
-        Assert.Equal(["flapping-start site CRITICAL", "flapping-stop site CRITICAL", "problem site CRITICAL"], got.Skip(start));
+        Assert.Equal(["flapping-start site OK", "flapping-stop site CRITICAL", "problem site CRITICAL"], got.Skip(start));
     }
 
     [Fact]
@@ -308,5 +319,48 @@ public sealed class NotifierTests
         await h.Step();
         Assert.Empty(h.Received());
         Assert.Single(h.Outbox.ReadPendingAlertEvents(10));
+    }
+
+    private sealed class StallingChannel : INotificationChannel
+    {
+        public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Sent { get; private set; }
+
+        public string Name => "ops";
+
+        public string Type => "test";
+
+        public async Task SendAsync(Notification notification, CancellationToken cancellationToken)
+        {
+            if (notification.Type == NotificationType.Problem)
+            {
+                Sent++;
+                return;
+            }
+
+            Stalled.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Stopping_mid_round_keeps_what_was_delivered_so_it_is_not_sent_again()
+    {
+        await using var h = new AlertingHarness([Check("site")]);
+        h.Result("site", CheckState.CRITICAL);
+        h.Result("site", CheckState.OK);
+        await h.Notifier.ProcessOnceAsync(TestContext.Current.CancellationToken);
+        var channel = new StallingChannel();
+        using var stop = new CancellationTokenSource();
+        var round = h.Notifier.DeliverOnceAsync(channel, stop.Token);
+        await channel.Stalled.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => round);
+
+        var stored = await h.Store.ReadNotificationsAsync(new NotificationQuery(), TestContext.Current.CancellationToken);
+        Assert.Equal(DeliveryStatus.Delivered, stored.Single(n => n.Notification.Type == NotificationType.Problem).Status);
+        Assert.Equal(DeliveryStatus.Pending, stored.Single(n => n.Notification.Type == NotificationType.Recovery).Status);
+        Assert.Equal(1, channel.Sent);
     }
 }

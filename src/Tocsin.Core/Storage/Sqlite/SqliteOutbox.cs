@@ -199,6 +199,18 @@ public sealed partial class SqliteOutbox : IDisposable
                     incidents[incident.Id] = incident;
                 }
 
+                // Flapping first: a result that makes the check flap and changes its hard state is decided as flapping (Nagios
+                // detects flapping before it notifies).
+                if (step.Next.Flapping != (current?.Flapping ?? false))
+                {
+                    var type = step.Next.Flapping ? AlertEventType.FlappingStart : AlertEventType.FlappingStop;
+                    WriteEvent(new AlertEvent(
+                        Guid.CreateVersion7(r.StartedAt), r.CheckName, r.Kind, type, step.Next.HardState, step.Next.HardState, r.StartedAt, step.Next.FailingSince,
+                        $"{(step.Next.Flapping ? "started" : "stopped")} flapping ({step.Next.PercentStateChange:0.#}% state change over the last {step.Next.FlapCount} results)",
+                        step.Next.OpenIncident?.Id));
+                    events++;
+                }
+
                 if (step.Change is { } change)
                 {
                     WriteChange(change);
@@ -221,16 +233,6 @@ public sealed partial class SqliteOutbox : IDisposable
                 if (step.Change is not null || r.State == CheckState.OK || step.Next.HardState != CheckState.OK)
                 {
                     announced.Add(r.CheckName);
-                }
-
-                if (step.Next.Flapping != (current?.Flapping ?? false))
-                {
-                    var type = step.Next.Flapping ? AlertEventType.FlappingStart : AlertEventType.FlappingStop;
-                    WriteEvent(new AlertEvent(
-                        Guid.CreateVersion7(r.StartedAt), r.CheckName, r.Kind, type, step.Next.HardState, step.Next.HardState, r.StartedAt, step.Next.FailingSince,
-                        $"{(step.Next.Flapping ? "started" : "stopped")} flapping ({step.Next.PercentStateChange:0.#}% state change over the last {step.Next.FlapCount} results)",
-                        step.Next.OpenIncident?.Id));
-                    events++;
                 }
             }
 
