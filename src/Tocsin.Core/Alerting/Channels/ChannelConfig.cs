@@ -19,7 +19,7 @@ internal static class ChannelConfig
         }
 
         bool parsed = Uri.TryCreate(text.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0;
-        string? shown = secret ? null : parsed ? ConfigObjectReader.Quote(HttpDelivery.Redact(uri!)) : ConfigObjectReader.Quote(text.Length > 12 ? text[..12] + "…" : text);
+        string? shown = secret ? null : parsed ? $"\"{HttpDelivery.Redact(uri!)}\"" : ConfigObjectReader.Quote(text.Length > 12 ? text[..12] + "..." : text);
         string hidden = secret ? " (the value is not shown: it is a secret)" : "";
         if (!parsed)
         {

@@ -175,6 +175,24 @@ internal sealed class SecretScrubber
     public SecretScrubber(IEnumerable<string?> secrets) =>
         _secrets = [.. secrets.OfType<string>().Where(s => s.Length >= 4).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length)];
 
+    /// <summary>The query string of <paramref name="url"/>, whole and each parameter's value (raw and unescaped).</summary>
+    public static IEnumerable<string> QueryValues(Uri url)
+    {
+        string query = url.Query.TrimStart('?');
+        yield return query;
+        foreach (string pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            string value = eq < 0 ? pair : pair[(eq + 1)..];
+            yield return value;
+            yield return Uri.UnescapeDataString(value);
+        }
+    }
+
+    /// <summary>A value and its space-separated parts of 8 characters or more (the token of <c>Bearer &lt;token&gt;</c>).</summary>
+    public static IEnumerable<string> WithParts(string value) =>
+        [value, .. value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(p => p.Length >= 8)];
+
     /// <summary>A scrubber that changes nothing.</summary>
     public static SecretScrubber None { get; } = new([]);
 

@@ -104,7 +104,7 @@ public sealed class RocketChatChannelType : INotificationChannelType
         var server = ChannelConfig.HttpUrl(r, "serverUrl", serverText, secret: false);
         if (server is not null && (server.Query.Length > 0 || server.Fragment.Length > 0))
         {
-            r.Error("serverUrl", ConfigObjectReader.Quote(HttpDelivery.Redact(server)), "must be the server's base URL, without query or fragment");
+            r.Error("serverUrl", $"\"{HttpDelivery.Redact(server)}\"", "must be the server's base URL, without query or fragment");
         }
 
         string? userId = ChannelConfig.NonEmpty(r, "userId", required: true, example: "the id shown with the personal access token");

@@ -167,7 +167,7 @@ public sealed class WebhookChannel : INotificationChannel
         _options = options;
         _context = context;
         _logger = context.Loggers.CreateLogger<WebhookChannel>();
-        _scrubber = new SecretScrubber([options.Secret, options.Url.Query.TrimStart('?'), options.Url.UserInfo, .. options.Headers.Values]);
+        _scrubber = new SecretScrubber([options.Secret, options.Url.UserInfo, .. SecretScrubber.QueryValues(options.Url), .. options.Headers.Values.SelectMany(SecretScrubber.WithParts)]);
         _who = $"webhook {ConfigObjectReader.Quote(name)}";
         _target = HttpDelivery.Redact(options.Url);
     }
