@@ -73,7 +73,7 @@ def main():
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = (isinstance(auth_data, LoginPassword)
                   and auth_data.login.decode() == a.user and auth_data.password.decode() == password)
-            return AuthResult(success=ok, handled=False)
+            return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
         kwargs.update(authenticator=authenticator, auth_required=True,
                       # aiosmtpd only counts STARTTLS as TLS; implicit TLS is encrypted too.
