@@ -38,7 +38,7 @@ internal static class Samples
 internal sealed class ChannelUnderTest : IDisposable
 {
     private readonly ILoggerFactory _loggers;
-    private readonly HttpClient _http = new() { Timeout = Timeout.InfiniteTimeSpan };
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };
 
     public ChannelUnderTest(string channelJson, FakeTimeProvider? time = null, string? configPath = null)
     {

@@ -101,6 +101,7 @@ public sealed class WebhookChannelTests : IAsyncLifetime
     [InlineData(400, true)]
     [InlineData(401, true)]
     [InlineData(404, true)]
+    [InlineData(302, true)]
     public async Task Webhook_5xx_408_429_are_transient_other_4xx_permanent_and_messages_hide_query_headers_and_secret(int status, bool permanent)
     {
         _receiver.Status = status;
