@@ -38,6 +38,7 @@ internal static class TocsinCommand
         root.Subcommands.Add(ExportCommands.Build());
         root.Subcommands.Add(AgentsCommand.Build());
         root.Subcommands.Add(AuthCommands.Build());
+        root.Subcommands.Add(NotifyCommands.Build());
         try
         {
             // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up
