@@ -156,7 +156,7 @@ internal static class AgentHost
     {
         services.AddSingleton(sp =>
         {
-            var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), ConnectTimeout = TimeSpan.FromSeconds(10) };
+            var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), ConnectTimeout = TimeSpan.FromSeconds(10), AllowAutoRedirect = false };
             var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
             var context = new NotificationChannelContext(http, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
             var types = NotificationChannelTypes.CreateDefault();
