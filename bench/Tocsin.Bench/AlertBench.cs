@@ -34,6 +34,20 @@ internal static class AlertBench
 {
     public static async Task<int> RunAsync(BenchOptions o)
     {
+        // As `tocsin` does (ThreadPoolSettings); TOCSIN_BENCH_MIN_THREADS=n sets another minimum, to compare.
+        if (int.TryParse(Environment.GetEnvironmentVariable("TOCSIN_BENCH_MIN_THREADS"), NumberStyles.None, CultureInfo.InvariantCulture, out int minThreads))
+        {
+            ThreadPool.GetMinThreads(out _, out int io);
+            ThreadPool.SetMinThreads(minThreads, io);
+        }
+        else
+        {
+            ThreadPoolSettings.Apply();
+        }
+
+        ThreadPool.GetMinThreads(out int workers, out _);
+        Console.Error.WriteLine($"thread pool: at least {workers} worker threads");
+
         var dir = Directory.CreateTempSubdirectory("tocsin-alert-bench-").FullName;
         var received = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         long firstAt = 0, lastAt = 0;
@@ -79,7 +93,7 @@ internal static class AlertBench
         var scheduler = new Scheduler(catalog, executor, writer, new SchedulerOptions(), time, metrics, NullLogger<Scheduler>.Instance);
         var store = new SqliteAlertStore(outbox);
         await using var notifier = new Notifier(store, catalog, [], new Dictionary<string, INotificationChannel> { ["hook"] = channel }, () => true,
-            new NotifierOptions(), time, metrics, NullLogger<Notifier>.Instance);
+            NotifierFromEnvironment(), time, metrics, NullLogger<Notifier>.Instance);
         outbox.AlertEventsWritten += notifier.Wake;
         writer.Start();
         notifier.Start();
@@ -98,8 +112,12 @@ internal static class AlertBench
             }
         }
 
-        // Let the first results' resync events be processed (they make no notification).
+        // Let the first results' resync events be processed (they make no notification), then measure the lag of the checks
+        // alone for 10 s as the baseline.
         await Task.Delay(TimeSpan.FromSeconds(3));
+        listener.StartWindow();
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        var baseline = listener.Lag;
         listener.StartWindow();
         Volatile.Write(ref failing, true);
         long flip = Stopwatch.GetTimestamp();
@@ -135,10 +153,23 @@ internal static class AlertBench
         Console.WriteLine(string.Create(ci, $"delivered={delivered} missing={o.Checks - delivered} twice={twice}"));
         Console.WriteLine(string.Create(ci, $"flip_to_last_delivery_s={seconds:0.00} notifications_per_s={delivered / seconds:0}"));
         Console.WriteLine(string.Create(ci, $"first_delivery_after_ms={Stopwatch.GetElapsedTime(flip, Interlocked.Read(ref firstAt)).TotalMilliseconds:0}"));
-        Console.WriteLine(string.Create(ci, $"lag_runs={lag.Count} lag_p50_ms={lag.Percentile(50):0.0} lag_p99_ms={lag.Percentile(99):0.0} lag_max_ms={lag.MaxMs:0.0}"));
+        Console.WriteLine(string.Create(ci, $"baseline_lag_runs={baseline.Count} baseline_lag_p50_ms={baseline.Percentile(0.5):0.0} baseline_lag_p99_ms={baseline.Percentile(0.99):0.0} baseline_lag_max_ms={baseline.MaxMs:0.0}"));
+        Console.WriteLine(string.Create(ci, $"lag_runs={lag.Count} lag_p50_ms={lag.Percentile(0.5):0.0} lag_p99_ms={lag.Percentile(0.99):0.0} lag_max_ms={lag.MaxMs:0.0}"));
         SqliteConnection.ClearAllPools();
         Directory.Delete(dir, recursive: true);
         return delivered == o.Checks && twice == 0 ? 0 : 2;
+    }
+
+    /// <summary>The engine's defaults, or what <c>TOCSIN_BENCH_PARALLEL</c> / <c>TOCSIN_BENCH_EVENT_BATCH</c> / <c>TOCSIN_BENCH_DELIVERY_BATCH</c> say (to compare settings).</summary>
+    private static NotifierOptions NotifierFromEnvironment()
+    {
+        var o = new NotifierOptions();
+        static int? Env(string name) => int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : null;
+        o = Env("TOCSIN_BENCH_PARALLEL") is { } p ? o with { MaxParallelPerChannel = p } : o;
+        o = Env("TOCSIN_BENCH_EVENT_BATCH") is { } e ? o with { EventBatch = e } : o;
+        o = Env("TOCSIN_BENCH_DELIVERY_BATCH") is { } d ? o with { DeliveryBatch = d } : o;
+        Console.Error.WriteLine($"notifier: {o.MaxParallelPerChannel} in flight per channel, events {o.EventBatch} per pass, deliveries {o.DeliveryBatch} per round");
+        return o;
     }
 
     private static Uri Address(WebApplication app) =>
