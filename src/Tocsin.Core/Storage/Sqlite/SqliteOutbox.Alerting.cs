@@ -12,29 +12,17 @@ public sealed partial class SqliteOutbox
 
     /// <summary>Alert events not yet processed by the notifier, oldest first.</summary>
     /// <exception cref="SqliteException">When the read fails.</exception>
-    public IReadOnlyList<StoredEvent> ReadPendingAlertEvents(int limit)
-    {
-        using var c = OpenRead();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = SqliteSchema.SelectPendingAlertEvents;
-        cmd.Parameters.AddWithValue("$limit", limit);
-        using var r = cmd.ExecuteReader();
-        var list = new List<StoredEvent>();
-        while (r.Read())
-        {
-            list.Add(new StoredEvent(r.GetInt64(0), ReadAlertEvent(r, 1)));
-        }
-
-        return list;
-    }
+    public IReadOnlyList<StoredEvent> ReadPendingAlertEvents(int limit) => ReadAlertEvents(SqliteSchema.SelectPendingAlertEvents, limit);
 
     /// <summary>Alert events not yet exported to the central database, oldest first.</summary>
     /// <exception cref="SqliteException">When the read fails.</exception>
-    public IReadOnlyList<StoredEvent> ReadUnexportedAlertEvents(int limit)
+    public IReadOnlyList<StoredEvent> ReadUnexportedAlertEvents(int limit) => ReadAlertEvents(SqliteSchema.SelectUnexportedAlertEvents, limit);
+
+    private List<StoredEvent> ReadAlertEvents(string sql, int limit)
     {
         using var c = OpenRead();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = SqliteSchema.SelectUnexportedAlertEvents;
+        cmd.CommandText = sql;
         cmd.Parameters.AddWithValue("$limit", limit);
         using var r = cmd.ExecuteReader();
         var list = new List<StoredEvent>();
