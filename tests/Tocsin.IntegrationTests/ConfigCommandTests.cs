@@ -70,6 +70,36 @@ public sealed class ConfigCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Show_hides_the_secrets_of_notification_channels()
+    {
+        await File.WriteAllTextAsync(ConfigPath, """
+            {
+              "localDatabasePath": "./local.db",
+              "notifications": [
+                { "name": "hook", "type": "webhook", "url": "https://hooks.example.org/t?key=hook-query-secret", "secret": "hmac-secret-1",
+                  "headers": { "Authorization": "Bearer header-secret-2" } },
+                { "name": "slack", "type": "slack", "url": "https://hooks.slack.com/services/T0/B0/slack-url-secret" },
+                { "name": "room", "type": "rocketchat", "serverUrl": "https://chat.example.org", "userId": "u1", "pat": "pat-secret-3", "room": "GENERAL" },
+                { "name": "rc-hook", "type": "rocketchat", "webhookUrl": "https://chat.example.org/hooks/a/rc-hook-secret" },
+                { "name": "mail", "type": "email", "host": "smtp.example.org", "from": "t@example.org", "to": ["o@example.org"],
+                  "username": "tocsin", "password": "smtp-secret-4" }
+              ]
+            }
+            """, TestContext.Current.CancellationToken);
+
+        var shown = await Ok("config", "show", "--config-path", ConfigPath);
+
+        foreach (string secret in new[] { "hook-query-secret", "hmac-secret-1", "header-secret-2", "slack-url-secret", "pat-secret-3", "rc-hook-secret", "smtp-secret-4" })
+        {
+            Assert.DoesNotContain(secret, shown.Stdout + shown.Stderr, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("https://hooks.example.org/t?***", shown.Stdout, StringComparison.Ordinal);
+        Assert.Contains("https://chat.example.org", shown.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"userId\": \"u1\"", shown.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TOCSIN_CONFIG_is_used_when_config_path_is_absent()
     {
         string envPath = _folder.File("from-env.json");

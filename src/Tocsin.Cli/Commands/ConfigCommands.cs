@@ -54,7 +54,7 @@ internal static class ConfigCommands
 
     private static Command BuildShow()
     {
-        var cmd = new Command("show", "Print the configuration file (the external database password and heartbeat tokens are hidden).");
+        var cmd = new Command("show", "Print the configuration file (the external database password, heartbeat tokens and notification channels' secrets are hidden).");
         cmd.SetAction(parse =>
         {
             string path = TocsinCommand.ResolveConfigPath(parse);
@@ -77,10 +77,48 @@ internal static class ConfigCommands
                 }
             }
 
+            foreach (var channel in (file.Root["notifications"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                RedactChannel(channel);
+            }
+
             Console.Out.Write(file.ToJson());
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Hides a notification channel's inline secrets: PAT, password, HMAC secret, token, incoming-webhook URLs, a Slack URL,
+    /// every header value, and the query and user info of a webhook URL (file and variable names stay: they are not secrets).
+    /// </summary>
+    internal static void RedactChannel(JsonObject channel)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        string? type = channel["type"] is JsonValue t && t.TryGetValue(out string? typeName) ? typeName : null;
+        foreach (string key in new[] { "pat", "password", "secret", "token", "webhookUrl" })
+        {
+            if (channel[key] is JsonValue)
+            {
+                channel[key] = Secrets.Mask;
+            }
+        }
+
+        if (channel["url"] is JsonValue u && u.TryGetValue(out string? url))
+        {
+            channel["url"] = type == "slack" ? Secrets.Mask
+                : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && (parsed.Query.Length > 0 || parsed.UserInfo.Length > 0)
+                    ? $"{parsed.Scheme}://{parsed.Authority}{parsed.AbsolutePath}{(parsed.Query.Length > 0 ? "?" + Secrets.Mask : "")}"
+                    : url;
+        }
+
+        if (channel["headers"] is JsonObject headers)
+        {
+            foreach (string name in headers.Select(h => h.Key).ToList())
+            {
+                headers[name] = Secrets.Mask;
+            }
+        }
     }
 
     private static Command BuildChecks()
