@@ -106,6 +106,9 @@ public sealed partial class Notifier : IAsyncDisposable
     /// <summary>The configured channels by name.</summary>
     public IReadOnlyDictionary<string, INotificationChannel> Channels => _channels;
 
+    /// <summary>Whether this agent may notify now: the leader of the agents sharing a central database, or a single agent (always).</summary>
+    public bool IsLeader => _isLeader();
+
     /// <summary>The records as of the latest pass (empty when not the leader).</summary>
     public IReadOnlyList<AlertRecord> Records => _snapshot;
 
