@@ -38,6 +38,9 @@ internal static class TocsinCommand
         root.Subcommands.Add(ExportCommands.Build());
         root.Subcommands.Add(AgentsCommand.Build());
         root.Subcommands.Add(AuthCommands.Build());
+        root.Subcommands.Add(AlertingCommands.BuildAck());
+        root.Subcommands.Add(AlertingCommands.BuildSilence());
+        root.Subcommands.Add(AlertingCommands.BuildNotifications());
         try
         {
             // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up
