@@ -209,17 +209,6 @@ public sealed partial class Notifier : IAsyncDisposable
 
         var dirty = new HashSet<AlertRecord>(ReferenceEqualityComparer.Instance);
         var due = new List<Notification>();
-        foreach (var c in commands)
-        {
-            if (c.Type == AlertCommandType.Acknowledge && records.TryGetValue(c.CheckName, out var rec)
-                && (c.Target is null || c.Target == rec.IncidentId)
-                && _engine.Acknowledge(rec, c.Author, c.Comment, now, c.Id, due))
-            {
-                dirty.Add(rec);
-                LogAcknowledged(_logger, c.CheckName, c.Author ?? "(unknown)");
-            }
-        }
-
         foreach (var (_, e) in events)
         {
             if (!records.TryGetValue(e.CheckName, out var rec))
@@ -230,6 +219,19 @@ public sealed partial class Notifier : IAsyncDisposable
 
             AlertEngine.Apply(rec, e);
             dirty.Add(rec);
+        }
+
+        // Commands after events: an acknowledgement asked while the event of its problem was still pending (the API accepts it
+        // when the agent's own state tracking says non-OK; with a central database events arrive at each export) finds the problem.
+        foreach (var c in commands)
+        {
+            if (c.Type == AlertCommandType.Acknowledge && records.TryGetValue(c.CheckName, out var rec)
+                && (c.Target is null || c.Target == rec.IncidentId)
+                && _engine.Acknowledge(rec, c.Author, c.Comment, now, c.Id, due))
+            {
+                dirty.Add(rec);
+                LogAcknowledged(_logger, c.CheckName, c.Author ?? "(unknown)");
+            }
         }
 
         AlertRecord? Find(string name) => records.GetValueOrDefault(name);
