@@ -387,7 +387,7 @@ public static class AlertingEndpoints
         }
         catch (JsonException ex)
         {
-            return (null, BadField("body", $"is not JSON ({ex.Message}); send a JSON object with {fields}, e.g. {Example(allowed)}"));
+            return (null, BadField("body", $"not JSON ({ex.Message}); send a JSON object with {fields}, e.g. {Example(allowed)}"));
         }
 
         if (root.ValueKind != JsonValueKind.Object)
@@ -399,7 +399,7 @@ public static class AlertingEndpoints
         {
             if (!allowed.Contains(p.Name, StringComparer.Ordinal))
             {
-                return (null, BadField(p.Name, $"is not a field of this request; allowed: {fields}"));
+                return (null, BadField(p.Name, $"unknown field; allowed: {fields}"));
             }
         }
 
