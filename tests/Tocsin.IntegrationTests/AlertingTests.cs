@@ -331,6 +331,28 @@ public sealed class AlertingTests(AlertingAgent agent) : IClassFixture<AlertingA
         Assert.DoesNotContain((await GetJsonAsync("/api/v1/silences")).AsArray(), s => (string)s!["check"]! == ThreeCheckAgent.FailingCheck);
     }
 
+    [Fact]
+    public async Task The_openapi_document_lists_the_alerting_endpoints_with_their_fields()
+    {
+        var doc = await GetJsonAsync("/openapi/v1.json");
+        var paths = doc["paths"]!.AsObject();
+        foreach (var (path, method) in new[]
+        {
+            ("/api/v1/notifications", "get"), ("/api/v1/channels", "get"), ("/api/v1/alerts", "get"), ("/api/v1/silences", "get"),
+            ("/api/v1/silences/{id}", "get"), ("/api/v1/silences/{id}", "delete"), ("/api/v1/checks/{name}/acknowledge", "post"),
+            ("/api/v1/checks/{name}/silence", "post"),
+        })
+        {
+            Assert.True(paths[path]?[method] is not null, $"{method} {path} missing from {string.Join(", ", paths.Select(p => p.Key))}");
+        }
+
+        string schemas = doc["components"]!["schemas"]!.ToJsonString();
+        foreach (string field in new[] { "\"lastError\"", "\"nextAttemptAt\"", "\"heldBecause\"", "\"acknowledgedBy\"", "\"silencedUntil\"", "\"endsAt\"", "\"oldestPendingAt\"" })
+        {
+            Assert.Contains(field, schemas, StringComparison.Ordinal);
+        }
+    }
+
     // ---- Dashboard ----
 
     private async Task<(HttpStatusCode Status, IDocument Page)> GetPageAsync(string path, HttpClient? client = null)
@@ -590,5 +612,62 @@ public sealed class AlertingCliOfflineTests
             Assert.InRange(commands[1].EndsAt!.Value - commands[1].CreatedAt, TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(15));
             Assert.Single(outbox.ReadSilences(DateTimeOffset.UtcNow));
         }
+    }
+}
+
+/// <summary>Alerting's write endpoints behind <c>web.auth</c> (the agent of <see cref="WebOpsTests"/>).</summary>
+public sealed class AlertingAuthTests(OpsAgent agent) : IClassFixture<OpsAgent>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? json, bool credentials)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+        if (json is not null)
+        {
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        }
+
+        if (credentials)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+                "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{OpsAgent.UserName}:{OpsAgent.Password}")));
+        }
+
+        return await agent.Http.SendAsync(request, Ct);
+    }
+
+    [Fact]
+    public async Task Silence_and_acknowledge_need_credentials_and_record_the_user_as_author()
+    {
+        string check = Uri.EscapeDataString(ThreeCheckAgent.TcpCheck);
+        using (var anonymous = await SendAsync(HttpMethod.Post, $"/api/v1/checks/{check}/silence", """{"for": "1h"}""", credentials: false))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        using (var ack = await SendAsync(HttpMethod.Post, $"/api/v1/checks/{Uri.EscapeDataString(ThreeCheckAgent.FailingCheck)}/acknowledge", null, credentials: false))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, ack.StatusCode);
+        }
+
+        using var created = await SendAsync(HttpMethod.Post, $"/api/v1/checks/{check}/silence", """{"for": "1h"}""", credentials: true);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var body = JsonNode.Parse(await created.Content.ReadAsStringAsync(Ct))!;
+        Assert.Equal(OpsAgent.UserName, (string)body["author"]!);
+
+        // Reading stays open, as the rest of the API; ending needs credentials too.
+        using (var list = await agent.Http.GetAsync(new Uri("/api/v1/silences", UriKind.Relative), Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        }
+
+        using (var anonymousEnd = await SendAsync(HttpMethod.Delete, $"/api/v1/silences/{(string)body["id"]!}", null, credentials: false))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymousEnd.StatusCode);
+        }
+
+        using var ended = await SendAsync(HttpMethod.Delete, $"/api/v1/silences/{(string)body["id"]!}", null, credentials: true);
+        Assert.Equal(HttpStatusCode.NoContent, ended.StatusCode);
     }
 }
