@@ -39,6 +39,9 @@ internal static class TocsinCommand
         root.Subcommands.Add(AgentsCommand.Build());
         root.Subcommands.Add(AuthCommands.Build());
         root.Subcommands.Add(NotifyCommands.Build());
+        root.Subcommands.Add(AlertingCommands.BuildAck());
+        root.Subcommands.Add(AlertingCommands.BuildSilence());
+        root.Subcommands.Add(AlertingCommands.BuildNotifications());
         try
         {
             // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up

@@ -8,7 +8,7 @@ namespace Tocsin.Web;
 /// <summary>
 /// The opaque page cursors of the API: base64url of a short text naming the list and the last item of the previous
 /// page (<c>r:&lt;start ticks&gt;:&lt;id&gt;</c> for results, <c>i:&lt;id&gt;</c> for incidents, <c>s:&lt;id&gt;</c> for
-/// state changes). Clients pass them back unchanged; anything else is refused.
+/// state changes, <c>n:&lt;seq&gt;</c> for notifications). Clients pass them back unchanged; anything else is refused.
 /// </summary>
 internal static class ApiCursor
 {
@@ -33,6 +33,17 @@ internal static class ApiCursor
         }
 
         return new ResultPosition(new DateTimeOffset(t, TimeSpan.Zero), guid);
+    }
+
+    public const string NotificationPrefix = "n";
+
+    public static string EncodeSeq(string prefix, long seq) => Encode(string.Create(CultureInfo.InvariantCulture, $"{prefix}:{seq}"));
+
+    public static long? DecodeSeq(string prefix, string cursor)
+    {
+        string? text = Decode(cursor);
+        return text is not null && text.StartsWith(prefix + ":", StringComparison.Ordinal)
+            && long.TryParse(text.AsSpan(prefix.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long seq) && seq > 0 ? seq : null;
     }
 
     public static string EncodeId(string prefix, Guid id) => Encode($"{prefix}:{id:D}");

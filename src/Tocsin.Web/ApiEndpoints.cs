@@ -46,6 +46,8 @@ public static class ApiEndpoints
     /// <item><c>POST /checks/{name}/run</c>: runs the check now; 202 with <c>{"id","check","location"}</c> and a <c>Location</c>
     /// header naming the result to come; 404 unknown check, 409 when a run of it is going or it is disabled, 503 while stopping.</item>
     /// <item><c>GET /export</c>: an <see cref="ExportStatusView"/>; and <c>GET /healthz</c> outside the group.</item>
+    /// <item>Alerting: <c>GET /notifications</c>, <c>/channels</c>, <c>/alerts</c>, <c>/silences</c>; <c>POST /checks/{name}/acknowledge</c>,
+    /// <c>POST /checks/{name}/silence</c>, <c>DELETE /silences/{id}</c> (see <see cref="AlertingEndpoints"/>).</item>
     /// </list>
     /// A list answer that may have more items carries the next page's cursor in <see cref="NextCursorHeader"/> and in a
     /// <c>Link: &lt;…&gt;; rel="next"</c> header. Check states and results come from the <see cref="CheckStatusReader"/> in
@@ -275,13 +277,15 @@ public static class ApiEndpoints
             }
         });
 
+        AlertingEndpoints.Map(api, write);
+
         endpoints.MapGet("/healthz", (CheckCatalog catalog, ResultWriter writer) =>
             TypedResults.Ok(new { status = "ok", version = VersionInfo.Version, checks = catalog.Checks.Count, resultsQueued = writer.Queued, resultsWritten = writer.Written }));
         return endpoints;
     }
 
     /// <summary>
-    /// Registers what the API needs beyond the engine: the OpenAPI document (served by <c>MapOpenApi()</c> at
+    /// Registers what the API needs beyond the engine: the shared <see cref="StatusSnapshots"/> and <see cref="AlertingState"/>, the OpenAPI document (served by <c>MapOpenApi()</c> at
     /// <c>/openapi/v1.json</c>) and problem details.
     /// </summary>
     public static IServiceCollection AddTocsinApi(this IServiceCollection services)
@@ -291,13 +295,14 @@ public static class ApiEndpoints
             sp.GetService<CheckStatusReader>() ?? new CheckStatusReader(sp.GetRequiredService<SqliteOutbox>(), null, NullLogger<CheckStatusReader>.Instance),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions));
+        services.AddSingleton(AlertingState.Create);
         services.AddOpenApi();
         services.AddProblemDetails();
         return services;
     }
 
     /// <summary>Parses a <c>limit</c> parameter: null gives <see cref="DefaultLimit"/>; not an integer from 1 to <see cref="MaxResultsLimit"/> gives null.</summary>
-    private static int? ParseLimit(string? limit)
+    internal static int? ParseLimit(string? limit)
     {
         if (limit is null)
         {
@@ -308,7 +313,7 @@ public static class ApiEndpoints
     }
 
     /// <summary>Parses an ISO-8601 time (a time without an offset is UTC); null stays null. False when not a time.</summary>
-    private static bool TryParseTime(string? text, out DateTimeOffset? time)
+    internal static bool TryParseTime(string? text, out DateTimeOffset? time)
     {
         time = null;
         if (text is null)
@@ -325,7 +330,7 @@ public static class ApiEndpoints
         return false;
     }
 
-    private static void SetNextPage(HttpContext context, string cursor)
+    internal static void SetNextPage(HttpContext context, string cursor)
     {
         context.Response.Headers[NextCursorHeader] = cursor;
         var query = context.Request.Query.Where(q => q.Key != "cursor").Select(q => KeyValuePair.Create(q.Key, q.Value.ToString()))
@@ -336,20 +341,20 @@ public static class ApiEndpoints
         context.Response.Headers.Link = $"<{path}{QueryString.Create(query!)}>; rel=\"next\"";
     }
 
-    private static ProblemHttpResult Problem(int status, string title, string detail) =>
+    internal static ProblemHttpResult Problem(int status, string title, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: status, title: title);
 
-    private static ProblemHttpResult UnknownCheck(string name) =>
+    internal static ProblemHttpResult UnknownCheck(string name) =>
         Problem(StatusCodes.Status404NotFound, "unknown check", ProblemBody.UnknownCheck(name).Detail);
 
-    private static ProblemHttpResult BadParameter(string parameter, string? value, string allowed) =>
+    internal static ProblemHttpResult BadParameter(string parameter, string? value, string allowed) =>
         TypedResults.Problem(
             detail: $"{parameter} = \"{value}\": {allowed}",
             statusCode: StatusCodes.Status400BadRequest,
             title: $"invalid {parameter}",
             extensions: new Dictionary<string, object?> { ["parameter"] = parameter });
 
-    private static ProblemHttpResult BadCursor(string cursor) =>
+    internal static ProblemHttpResult BadCursor(string cursor) =>
         BadParameter("cursor", cursor.Length > 100 ? cursor[..100] + "…" : cursor, "must be a cursor this endpoint returned (header " + NextCursorHeader + "), unchanged");
 
     /// <summary>The shared <see cref="StatusSnapshots"/> (registered by <see cref="AddTocsinApi"/>).</summary>

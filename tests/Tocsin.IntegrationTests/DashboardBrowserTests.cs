@@ -203,6 +203,7 @@ public sealed class DashboardBrowserTests(BrowserDashboardAgent agent) : IClassF
     [InlineData("/checks/web%20home", "light")]
     [InlineData("/checks/db%20port", "dark")]
     [InlineData("/incidents", "light")]
+    [InlineData("/notifications", "dark")]
     [InlineData("/status", "light")]
     public void Pages_have_no_WCAG_2_1_AA_violations_found_by_axe_in_light_and_dark(string path, string scheme)
     {
@@ -392,6 +393,40 @@ public sealed class DashboardBrowserTests(BrowserDashboardAgent agent) : IClassF
         Assert.Equal([BrowserDashboardAgent.PublicCheck], listed);
         Assert.DoesNotContain(BrowserDashboardAgent.FailingCheck, _browser.BodyText, StringComparison.Ordinal);
         Assert.DoesNotContain(BrowserDashboardAgent.OkCheck, _browser.BodyText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Acknowledge_button_on_a_failing_check_s_page_shows_the_acknowledgement_after_the_notifier_s_pass()
+    {
+        string check = BrowserDashboardAgent.FailingCheck;
+        await Poll.UntilAsync(
+            async () => JsonNode.Parse(await agent.Http.GetStringAsync(new Uri("/api/v1/alerts", UriKind.Relative), Ct))!["alerts"]!.AsArray()
+                .Any(a => (string?)a!["check"] == check && (string?)a["hardState"] == "CRITICAL"),
+            found => found, TimeSpan.FromSeconds(30), "the notifier's CRITICAL record of the failing check", () => agent.Agent.Output);
+        _browser.Open(agent.Page(CheckPath(check)));
+        _browser.WaitFor("section#alerting");
+        var comment = _browser.WaitFor("form#acknowledge input[name=\"comment\"]");
+        comment.SendKeys("on it from the browser");
+        _browser.Screenshot("before-acknowledge");
+        _browser.Click("form#acknowledge button[type=\"submit\"]");
+        _browser.Until(d => new Uri(d.Url).Query.Contains("acknowledged=", StringComparison.Ordinal), "the redirect back to the check's page");
+
+        // The notifier applies the stored acknowledgement on its next pass (it is woken at once; within a second otherwise).
+        string? shown = await Poll.UntilAsync<string?>(
+            () =>
+            {
+                _browser.Reload();
+                return Task.FromResult(_browser.All("#alert-acknowledged time").Count > 0 ? _browser.One("#alert-acknowledged").Text : null);
+            },
+            text => text is not null, TimeSpan.FromSeconds(30), "the acknowledgement on the check's page", () => agent.Agent.Output);
+        _browser.Screenshot("acknowledged");
+
+        Assert.Contains("by dashboard", shown, StringComparison.Ordinal);
+        Assert.Contains("on it from the browser", shown, StringComparison.Ordinal);
+        Assert.Empty(_browser.All("form#acknowledge"));
+        _browser.Open(agent.Page("/"));
+        var badge = _browser.WaitFor($"tr.check[data-check=\"{check}\"] span.flag.acknowledged");
+        Assert.Equal("acknowledged", badge.Text);
     }
 
     public void Dispose() => _browser.Dispose();

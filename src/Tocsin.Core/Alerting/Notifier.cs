@@ -106,6 +106,9 @@ public sealed partial class Notifier : IAsyncDisposable
     /// <summary>The configured channels by name.</summary>
     public IReadOnlyDictionary<string, INotificationChannel> Channels => _channels;
 
+    /// <summary>Whether this agent may notify now: the leader of the agents sharing a central database, or a single agent (always).</summary>
+    public bool IsLeader => _isLeader();
+
     /// <summary>The records as of the latest pass (empty when not the leader).</summary>
     public IReadOnlyList<AlertRecord> Records => _snapshot;
 
@@ -206,17 +209,6 @@ public sealed partial class Notifier : IAsyncDisposable
 
         var dirty = new HashSet<AlertRecord>(ReferenceEqualityComparer.Instance);
         var due = new List<Notification>();
-        foreach (var c in commands)
-        {
-            if (c.Type == AlertCommandType.Acknowledge && records.TryGetValue(c.CheckName, out var rec)
-                && (c.Target is null || c.Target == rec.IncidentId)
-                && _engine.Acknowledge(rec, c.Author, c.Comment, now, c.Id, due))
-            {
-                dirty.Add(rec);
-                LogAcknowledged(_logger, c.CheckName, c.Author ?? "(unknown)");
-            }
-        }
-
         AlertRecord? Find(string name) => records.GetValueOrDefault(name);
         foreach (var (_, e) in events)
         {
@@ -231,6 +223,19 @@ public sealed partial class Notifier : IAsyncDisposable
             AlertEngine.Apply(rec, e);
             dirty.Add(rec);
             due.AddRange(_engine.Reconcile(rec, Find, now));
+        }
+
+        // Commands after events: an acknowledgement asked while the event of its problem was still pending (the API accepts it
+        // when the agent's own state tracking says non-OK; with a central database events arrive at each export) finds the problem.
+        foreach (var c in commands)
+        {
+            if (c.Type == AlertCommandType.Acknowledge && records.TryGetValue(c.CheckName, out var rec)
+                && (c.Target is null || c.Target == rec.IncidentId)
+                && _engine.Acknowledge(rec, c.Author, c.Comment, now, c.Id, due))
+            {
+                dirty.Add(rec);
+                LogAcknowledged(_logger, c.CheckName, c.Author ?? "(unknown)");
+            }
         }
 
         foreach (var rec in records.Values)

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.AspNetCore.Builder;
@@ -7,6 +8,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tocsin.Alerting;
 using Tocsin.Checks;
 using Tocsin.Configuration;
 using Tocsin.Scheduling;
@@ -24,8 +26,16 @@ namespace Tocsin.Web.Dashboard;
 /// <item><c>GET /checks/{name}</c>: one check: state, a response-time chart (p50/p95 per bucket, <c>?range=1h|6h|24h|7d</c>),
 /// recent results, incidents, its definition (secrets hidden) and a run-now button (<c>POST /checks/{name}/run</c>, a form
 /// post, behind the write policy when <c>web.auth</c> is set; answers 303 to the check's page
-/// with <c>?ran={result id}</c>; a post from another site's page is refused with 403, see <see cref="CrossOriginProtection"/>).</item>
+/// with <c>?ran={result id}</c>; a post from another site's page is refused with 403, see <see cref="CrossOriginProtection"/>).
+/// The check's page also has an alerting section: the channels it notifies, why its notifications are held, who
+/// acknowledged its problem, its recent notifications (<c>table#notifications</c>), an acknowledge form
+/// (<c>form#acknowledge</c>, <c>POST /checks/{name}/acknowledge</c> with an optional <c>comment</c>, shown while the check is
+/// not OK and not acknowledged) and a silence form (<c>form#silence</c>, <c>POST /checks/{name}/silence</c> with
+/// <c>for</c> = 15m, 1h, 4h or 1d and an optional <c>comment</c>; <c>form#end-silence</c>, <c>POST /checks/{name}/silence/end</c>
+/// with the silence's <c>id</c>, ends it). They answer 303 to the check's page and have the same protections as run-now.</item>
 /// <item><c>GET /incidents</c>: incidents, newest first; <c>?open=true|false&amp;check=&amp;before=</c>.</item>
+/// <item><c>GET /notifications</c>: stored notifications, newest first (<c>table#notifications</c>), with filters
+/// <c>?check=&amp;channel=&amp;status=pending|delivered|failed&amp;before=</c>, and each channel's delivery counts (<c>table#channels</c>).</item>
 /// <item><c>GET /status</c>: the public status page: only checks with <c>"public": true</c>, their state, 30-day uptime and
 /// one bar per day; no messages, targets or definitions.</item>
 /// </list>
@@ -50,6 +60,18 @@ public static class DashboardEndpoints
     /// <summary>Incidents per page of the incidents page (and on a check's page).</summary>
     public const int IncidentsPageSize = 50;
 
+    /// <summary>Notifications per page of the notifications page.</summary>
+    public const int NotificationsPageSize = 50;
+
+    /// <summary>Notifications listed on a check's page.</summary>
+    public const int RecentNotifications = 10;
+
+    /// <summary>The silence lengths the check page offers.</summary>
+    public static readonly IReadOnlyList<string> SilenceChoices = ["15m", "1h", "4h", "1d"];
+
+    /// <summary>The author recorded for an acknowledgement or silence asked anonymously from the dashboard.</summary>
+    public const string AnonymousAuthor = "dashboard";
+
     /// <summary>Seconds between the script's refreshes of a page's content.</summary>
     public const int RefreshSeconds = 10;
 
@@ -70,8 +92,8 @@ public static class DashboardEndpoints
 
     /// <summary>
     /// Maps the pages (see the class remarks) and their assets (<c>/assets/tocsin.css</c>, <c>/assets/tocsin.js</c>).
-    /// <paramref name="configureWrite"/> is applied to <c>POST /checks/{name}/run</c> (<c>tocsin start</c> requires the write
-    /// policy there). Needs the <see cref="CheckCatalog"/> and <see cref="SqliteOutbox"/> in services, the <see cref="Scheduler"/> for run-now.
+    /// <paramref name="configureWrite"/> is applied to the form posts (<c>POST /checks/{name}/run</c>, <c>…/acknowledge</c>,
+    /// <c>…/silence</c>, <c>…/silence/end</c>; <c>tocsin start</c> requires the write policy there). Needs the <see cref="CheckCatalog"/> and <see cref="SqliteOutbox"/> in services, the <see cref="Scheduler"/> for run-now.
     /// </summary>
     public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder endpoints, Action<IEndpointConventionBuilder>? configureWrite = null)
     {
@@ -84,7 +106,14 @@ public static class DashboardEndpoints
         pages.MapGet("/checks/{name}", CheckAsync);
         var run = pages.MapPost("/checks/{name}/run", RunNow);
         configureWrite?.Invoke(run);
+        var acknowledge = pages.MapPost("/checks/{name}/acknowledge", AcknowledgeAsync);
+        configureWrite?.Invoke(acknowledge);
+        var silence = pages.MapPost("/checks/{name}/silence", SilenceAsync);
+        configureWrite?.Invoke(silence);
+        var endSilence = pages.MapPost("/checks/{name}/silence/end", EndSilenceAsync);
+        configureWrite?.Invoke(endSilence);
         pages.MapGet("/incidents", Incidents);
+        pages.MapGet("/notifications", NotificationsAsync);
         pages.MapGet("/status", StatusPage);
         pages.MapGet("/assets/{file}", Asset);
         return endpoints;
@@ -132,9 +161,10 @@ public static class DashboardEndpoints
         filter = filter with { Page = Math.Min(filter.Page, pages) };
         var shown = ordered.Skip((filter.Page - 1) * PageSize).Take(PageSize).ToList();
         var recent = RecentRuns(snapshot, outbox, shown.Select(s => s.Check.Name));
+        var alerting = await AlertingOrNullAsync(context).ConfigureAwait(false);
         var groups = shown
             .GroupBy(s => GroupOf(s.Check), StringComparer.Ordinal)
-            .Select(g => new CheckGroup(g.Key, [.. g.Select(s => new CheckRow(s.Check, s.Status, recent.GetValueOrDefault(s.Check.Name) ?? []))]))
+            .Select(g => new CheckGroup(g.Key, [.. g.Select(s => new CheckRow(s.Check, s.Status, recent.GetValueOrDefault(s.Check.Name) ?? []) { Alert = Mark(alerting, s.Check.Name) })]))
             .ToList();
         var model = new OverviewModel(
             groups,
@@ -148,6 +178,35 @@ public static class DashboardEndpoints
             time.GetUtcNow());
         return Page<OverviewPage>(model);
     }
+
+    /// <summary>The alert records and silences, or null when the alert store cannot be read now (the pages then show no marks).</summary>
+    private static async Task<AlertingSnapshot?> AlertingOrNullAsync(HttpContext context)
+    {
+        try
+        {
+            return await Alerting(context).GetAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            return null;
+        }
+    }
+
+    private static AlertMark? Mark(AlertingSnapshot? alerting, string check)
+    {
+        if (alerting is null)
+        {
+            return null;
+        }
+
+        var record = alerting.Records.GetValueOrDefault(check);
+        string? by = record is { Hard: not CheckState.OK, AcknowledgedAt: not null } ? record.AcknowledgedBy ?? "" : null;
+        var until = alerting.Silences.GetValueOrDefault(check)?.EndsAt;
+        return by is null && until is null ? null : new AlertMark(by, until);
+    }
+
+    private static AlertingState Alerting(HttpContext context) =>
+        context.RequestServices.GetService<AlertingState>() ?? AlertingState.Create(context.RequestServices);
 
     private static string GroupOf(CheckDefinition check) => check.Tags.Count == 0 ? Untagged : check.Tags[0];
 
@@ -240,7 +299,9 @@ public static class DashboardEndpoints
         return true;
     }
 
-    private static async Task<IResult> CheckAsync(HttpContext context, string name, string? range, string? ran, string? error, CheckCatalog catalog, SqliteOutbox outbox)
+    private static async Task<IResult> CheckAsync(
+        HttpContext context, string name, string? range, string? ran, string? error, string? acknowledged, string? silenced, string? alertError,
+        CheckCatalog catalog, SqliteOutbox outbox)
     {
         name = ApiEndpoints.CheckName(context, name, "/checks/");
         var check = catalog.Checks.FirstOrDefault(c => c.Name == name);
@@ -285,8 +346,216 @@ public static class DashboardEndpoints
             ranId,
             RunErrorText(error),
             new SourceNote(reading.Source, reading.FallbackReason),
-            now);
+            now)
+        {
+            Alerting = await CheckAlertingAsync(context, check, reading.Checks[0], acknowledged, silenced, alertError).ConfigureAwait(false),
+        };
         return Page<CheckPage>(model);
+    }
+
+    private static async Task<CheckAlertingModel> CheckAlertingAsync(
+        HttpContext context, CheckDefinition check, CheckStatusView status, string? acknowledged, string? silenced, string? alertError)
+    {
+        string? notice = acknowledged is { Length: > 0 }
+            ? "Acknowledgement stored: the notifier applies it on its next pass (within a second); reminders and escalation then stop."
+            : silenced is { Length: > 0 } ? "Silence stored: this check's problems, reminders and escalations are held until it ends." : null;
+        string? error = AlertErrorText(alertError);
+        var state = Alerting(context);
+        try
+        {
+            var snapshot = await state.GetAsync(context.RequestAborted).ConfigureAwait(false);
+            var record = snapshot.Records.GetValueOrDefault(check.Name);
+            var notifications = await state.Store.ReadNotificationsAsync(new NotificationQuery(check.Name, Limit: RecentNotifications), context.RequestAborted).ConfigureAwait(false);
+            CheckState? tracked = Enum.TryParse<CheckState>(status.HardState, out var hard) ? hard : null;
+            return new CheckAlertingModel(
+                check.Alerting, record, snapshot.Silences.GetValueOrDefault(check.Name), [.. notifications.Select(NotificationView.Of)],
+                AlertCommands.AcknowledgeRefusal(check.Name, record, tracked) is null, notice, error);
+        }
+        catch (DbException ex)
+        {
+            return new CheckAlertingModel(check.Alerting, null, null, [], false, notice,
+                "The alert store cannot be read now: " + Secrets.RedactConnectionString(ex.Message));
+        }
+    }
+
+    private static string? AlertErrorText(string? code) => code switch
+    {
+        null or "" => null,
+        "nothing-to-acknowledge" => "Nothing to acknowledge: this check is OK, or its problem is acknowledged already.",
+        "for" => $"Not silenced: the length must be {AlertCommands.SilenceAllowed}.",
+        "comment" => $"Not stored: the comment must be at most {AlertCommands.MaxCommentLength} characters of text.",
+        "no-silence" => "That silence has ended already.",
+        "store" => "Not stored: the alert store cannot be written now. Try again later.",
+        _ => null,
+    };
+
+    private static async Task<IResult> AcknowledgeAsync(HttpContext context, string name, CheckCatalog catalog)
+    {
+        name = ApiEndpoints.CheckName(context, name, "/checks/");
+        if (CrossOriginProtection.Refusal(context.Request) is { } refusal)
+        {
+            return ErrorPage(StatusCodes.Status403Forbidden, "Refused: the form did not come from this server", $"Open the check's page here and press \u201cAcknowledge\u201d there ({refusal}).");
+        }
+
+        var check = catalog.Current.Find(name);
+        if (check is null)
+        {
+            return NotFound($"No check is named \u201c{name}\u201d.");
+        }
+
+        string page = Fmt.CheckHref(name);
+        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false) : null;
+        string? comment = form?["comment"].ToString();
+        if (AlertCommands.CheckComment(comment) is not null)
+        {
+            return new SeeOther(page + "?alertError=comment");
+        }
+
+        var state = Alerting(context);
+        try
+        {
+            var reading = await ApiEndpoints.Snapshots(context).ReadOneAsync(check, context.RequestAborted).ConfigureAwait(false);
+            CheckState? tracked = Enum.TryParse<CheckState>(reading.Checks[0].HardState, out var hard) ? hard : null;
+            var record = (await state.GetAsync(context.RequestAborted).ConfigureAwait(false)).Records.GetValueOrDefault(name);
+            if (AlertCommands.AcknowledgeRefusal(name, record, tracked) is not null)
+            {
+                return new SeeOther(page + "?alertError=nothing-to-acknowledge");
+            }
+
+            var command = AlertCommands.Acknowledge(
+                name, record is { Hard: not CheckState.OK } ? record.IncidentId : null, Author(context), comment, Time(context).GetUtcNow());
+            await state.AddCommandAsync(command, context.RequestAborted).ConfigureAwait(false);
+            return new SeeOther(page + "?acknowledged=" + command.Id.ToString("D"));
+        }
+        catch (DbException)
+        {
+            return new SeeOther(page + "?alertError=store");
+        }
+    }
+
+    private static async Task<IResult> SilenceAsync(HttpContext context, string name, CheckCatalog catalog)
+    {
+        name = ApiEndpoints.CheckName(context, name, "/checks/");
+        if (CrossOriginProtection.Refusal(context.Request) is { } refusal)
+        {
+            return ErrorPage(StatusCodes.Status403Forbidden, "Refused: the form did not come from this server", $"Open the check's page here and press \u201cSilence\u201d there ({refusal}).");
+        }
+
+        if (catalog.Current.Find(name) is null)
+        {
+            return NotFound($"No check is named \u201c{name}\u201d.");
+        }
+
+        string page = Fmt.CheckHref(name);
+        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false) : null;
+        if (AlertCommands.CheckSilenceLength(form?["for"].ToString(), out var length) is not null)
+        {
+            return new SeeOther(page + "?alertError=for");
+        }
+
+        string? comment = form?["comment"].ToString();
+        if (AlertCommands.CheckComment(comment) is not null)
+        {
+            return new SeeOther(page + "?alertError=comment");
+        }
+
+        var command = AlertCommands.Silence(name, length, Author(context), comment, Time(context).GetUtcNow());
+        try
+        {
+            await Alerting(context).AddCommandAsync(command, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            return new SeeOther(page + "?alertError=store");
+        }
+
+        return new SeeOther(page + "?silenced=" + command.Id.ToString("D"));
+    }
+
+    private static async Task<IResult> EndSilenceAsync(HttpContext context, string name, CheckCatalog catalog)
+    {
+        name = ApiEndpoints.CheckName(context, name, "/checks/");
+        if (CrossOriginProtection.Refusal(context.Request) is { } refusal)
+        {
+            return ErrorPage(StatusCodes.Status403Forbidden, "Refused: the form did not come from this server", $"Open the check's page here and press \u201cEnd silence\u201d there ({refusal}).");
+        }
+
+        if (catalog.Current.Find(name) is null)
+        {
+            return NotFound($"No check is named \u201c{name}\u201d.");
+        }
+
+        string page = Fmt.CheckHref(name);
+        var form = context.Request.HasFormContentType ? await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false) : null;
+        if (!Guid.TryParse(form?["id"].ToString(), out var id))
+        {
+            return BadParameter("id", form?["id"].ToString() ?? "", "the id of an active silence (a UUID), as the check's page gives it");
+        }
+
+        try
+        {
+            return await Alerting(context).EndSilenceAsync(id, context.RequestAborted).ConfigureAwait(false)
+                ? new SeeOther(page)
+                : new SeeOther(page + "?alertError=no-silence");
+        }
+        catch (DbException)
+        {
+            return new SeeOther(page + "?alertError=store");
+        }
+    }
+
+    private static string Author(HttpContext context) =>
+        context.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name } ? name : AnonymousAuthor;
+
+    private static async Task<IResult> NotificationsAsync(HttpContext context, TocsinConfig config, string? check, string? channel, string? status, string? before)
+    {
+        DeliveryStatus? statusFilter = status switch
+        {
+            null or "" => null,
+            "pending" => DeliveryStatus.Pending,
+            "delivered" => DeliveryStatus.Delivered,
+            "failed" => DeliveryStatus.Failed,
+            _ => null,
+        };
+        if (status is { Length: > 0 } && statusFilter is null)
+        {
+            return BadParameter("status", status, string.Join(", ", AlertingEndpoints.StatusFilters) + ", or empty for every status");
+        }
+
+        long? beforeSeq = null;
+        if (before is { Length: > 0 })
+        {
+            if (!long.TryParse(before, NumberStyles.None, CultureInfo.InvariantCulture, out long b) || b < 1)
+            {
+                return BadParameter("before", before, "a notification's position (a positive integer), as the \u201cOlder\u201d link gives it");
+            }
+
+            beforeSeq = b;
+        }
+
+        var filter = new NotificationFilter(
+            string.IsNullOrEmpty(check) ? null : check, string.IsNullOrEmpty(channel) ? null : channel, string.IsNullOrEmpty(status) ? null : status);
+        var now = Time(context).GetUtcNow();
+        var store = Alerting(context).Store;
+        try
+        {
+            var rows = await store.ReadNotificationsAsync(
+                new NotificationQuery(filter.Check, filter.Channel, statusFilter, beforeSeq, NotificationsPageSize + 1), context.RequestAborted).ConfigureAwait(false);
+            string? older = null;
+            if (rows.Count > NotificationsPageSize)
+            {
+                rows = [.. rows.Take(NotificationsPageSize)];
+                older = filter.Query(rows[^1].Seq);
+            }
+
+            var stats = await store.ReadChannelStatsAsync(context.RequestAborted).ConfigureAwait(false);
+            var channels = ChannelView.Of(config.Notifications, stats, AlertingEndpoints.Describe(context));
+            return Page<NotificationsPage>(new NotificationsModel([.. rows.Select(NotificationView.Of)], channels, filter, older, null, now));
+        }
+        catch (DbException ex)
+        {
+            return Page<NotificationsPage>(new NotificationsModel([], [], filter, null, "The alert store cannot be read now: " + Secrets.RedactConnectionString(ex.Message), now));
+        }
     }
 
     private static string? RunErrorText(string? code) => code switch

@@ -1,3 +1,4 @@
+using Tocsin.Alerting;
 using Tocsin.Checks;
 using Tocsin.Status;
 using Tocsin.Storage.Sqlite;
@@ -46,7 +47,16 @@ public sealed record OverviewFilter(string? Text, string? State, string? Tag, in
 /// <param name="Definition">Its configuration.</param>
 /// <param name="Status">Its state (from the central database or this agent's outbox).</param>
 /// <param name="Recent">Its latest runs on this agent, oldest first, for the sparkline (empty without results here).</param>
-public sealed record CheckRow(CheckDefinition Definition, CheckStatusView Status, IReadOnlyList<DurationPoint> Recent);
+public sealed record CheckRow(CheckDefinition Definition, CheckStatusView Status, IReadOnlyList<DurationPoint> Recent)
+{
+    /// <summary>Whether its problem is acknowledged, and until when it is silenced (from the alert store), or null for neither.</summary>
+    public AlertMark? Alert { get; init; }
+}
+
+/// <summary>What the overview marks on a check's row about alerting.</summary>
+/// <param name="AcknowledgedBy">Who acknowledged its current problem (empty when unknown), or null when not acknowledged.</param>
+/// <param name="SilencedUntil">When its active silence ends, or null when not silenced.</param>
+public sealed record AlertMark(string? AcknowledgedBy, DateTimeOffset? SilencedUntil);
 
 /// <summary>The checks of one tag on one page of the overview.</summary>
 /// <param name="Tag">The group's tag (a check's first tag), or <see cref="DashboardEndpoints.Untagged"/>.</param>
@@ -123,6 +133,76 @@ public sealed record CheckPageModel(
     Guid? Ran,
     string? RunError,
     SourceNote Reading,
+    DateTimeOffset Now)
+{
+    /// <summary>The check's alerting section, or null when alerting is not set up in this process.</summary>
+    public CheckAlertingModel? Alerting { get; init; }
+}
+
+/// <summary>The alerting section of a check's page.</summary>
+/// <param name="Policy">The check's alert policy (<c>notify</c>, <c>escalation</c>, <c>dependsOn</c>).</param>
+/// <param name="Record">The notifier's record of the check (hard state it knows, held because, acknowledgement), or null when it has none.</param>
+/// <param name="Silence">The check's active silence ending last, or null.</param>
+/// <param name="Notifications">Its newest notifications, newest first.</param>
+/// <param name="CanAcknowledge">Whether the acknowledge form is shown: the check is not OK and its problem not acknowledged.</param>
+/// <param name="Notice">What an acknowledgement or silence just asked did, or null.</param>
+/// <param name="Error">Why it was refused, or why the alert store could not be read, or null.</param>
+public sealed record CheckAlertingModel(
+    AlertPolicy Policy,
+    AlertRecord? Record,
+    Silence? Silence,
+    IReadOnlyList<NotificationView> Notifications,
+    bool CanAcknowledge,
+    string? Notice,
+    string? Error);
+
+/// <summary>The notifications page's filters, from the query string: <c>?check=&amp;channel=&amp;status=&amp;before=</c>.</summary>
+/// <param name="Check">Only this check's, or null.</param>
+/// <param name="Channel">Only this channel's, or null.</param>
+/// <param name="Status"><c>pending</c>, <c>delivered</c>, <c>failed</c>, or null for all.</param>
+public sealed record NotificationFilter(string? Check, string? Channel, string? Status)
+{
+    /// <summary>The query string of these filters with <paramref name="before"/> (a notification's position) for the next page.</summary>
+    public string Query(long? before)
+    {
+        var parts = new List<string>();
+        if (Check is not null)
+        {
+            parts.Add("check=" + Uri.EscapeDataString(Check));
+        }
+
+        if (Channel is not null)
+        {
+            parts.Add("channel=" + Uri.EscapeDataString(Channel));
+        }
+
+        if (Status is not null)
+        {
+            parts.Add("status=" + Uri.EscapeDataString(Status));
+        }
+
+        if (before is { } b)
+        {
+            parts.Add("before=" + b.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+    }
+}
+
+/// <summary>Everything the notifications page shows.</summary>
+/// <param name="Notifications">One page of notifications, newest first.</param>
+/// <param name="Channels">Each configured channel with its delivery counts.</param>
+/// <param name="Filter">The filters applied.</param>
+/// <param name="Older">The query string of the next (older) page, or null on the last page.</param>
+/// <param name="Unavailable">Why the alert store could not be read, or null.</param>
+/// <param name="Now">When the page was made.</param>
+public sealed record NotificationsModel(
+    IReadOnlyList<NotificationView> Notifications,
+    IReadOnlyList<ChannelView> Channels,
+    NotificationFilter Filter,
+    string? Older,
+    string? Unavailable,
     DateTimeOffset Now);
 
 /// <summary>Everything the incidents page shows.</summary>

@@ -60,6 +60,23 @@ public sealed class NotifierTests
     }
 
     [Fact]
+    public async Task An_acknowledgement_stored_while_its_problem_event_is_pending_is_applied_in_the_same_pass()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = new AlertingHarness([Check("site", new AlertPolicy { Notify = ["ops"], RenotifyInterval = TimeSpan.FromMinutes(10) })]);
+        h.Result("site", CheckState.CRITICAL);
+        await h.Store.AddCommandAsync(AlertCommands.Acknowledge("site", null, "alice", "on it", h.Time.GetUtcNow()), ct);
+        await h.Step();
+
+        var record = Assert.Single(await h.Store.ReadRecordsAsync(ct));
+        Assert.Equal("alice", record.AcknowledgedBy);
+        Assert.Empty(await h.Store.ReadPendingCommandsAsync(10, ct));
+        h.Time.Advance(TimeSpan.FromMinutes(30));
+        await h.Step();
+        Assert.Equal(["problem site CRITICAL", "acknowledged site CRITICAL"], h.Received()); // acknowledged: no reminders
+    }
+
+    [Fact]
     public async Task Reminders_come_every_renotify_interval_until_acknowledged()
     {
         await using var h = new AlertingHarness([Check("site", new AlertPolicy { Notify = ["ops"], RenotifyInterval = TimeSpan.FromMinutes(10) })]);
