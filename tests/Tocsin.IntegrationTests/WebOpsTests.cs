@@ -366,9 +366,10 @@ public sealed class WebOpsStartTests
         Assert.Contains("not running", (string)body["scheduler"]!["error"]!, StringComparison.Ordinal);
         Assert.True((bool)body["outbox"]!["ok"]!);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-        var died = agent.FindLog("The scheduler stopped unexpectedly");
-        Assert.True(died is not null, agent.Output);
-        Assert.Equal("Critical", died.Value.GetProperty("LogLevel").GetString());
+        // The log line and the readiness flag are written one after the other; stderr reaches the test later still.
+        var died = await Poll.UntilAsync(
+            () => agent.FindLog("The scheduler stopped unexpectedly"), d => d is not null, TimeSpan.FromSeconds(15), "the scheduler's critical log line", () => agent.Output);
+        Assert.Equal("Critical", died!.Value.GetProperty("LogLevel").GetString());
     }
 
     [Fact]

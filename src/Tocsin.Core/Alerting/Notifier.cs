@@ -100,6 +100,9 @@ public sealed partial class Notifier : IAsyncDisposable
         }
     }
 
+    /// <summary>How long an acknowledgement waits for its problem to reach the notifier (its event still on the way) before it is dropped.</summary>
+    public static readonly TimeSpan AcknowledgementWait = TimeSpan.FromMinutes(5);
+
     /// <summary>The store.</summary>
     public IAlertStore Store => _store;
 
@@ -227,15 +230,25 @@ public sealed partial class Notifier : IAsyncDisposable
 
         // Commands after events: an acknowledgement asked while the event of its problem was still pending (the API accepts it
         // when the agent's own state tracking says non-OK; with a central database events arrive at each export) finds the problem.
+        // One whose problem has not reached the notifier yet (no record, or the record still OK) waits for it, up to
+        // AcknowledgementWait; one that cannot apply otherwise (acknowledged already, another incident) is done.
+        var doneCommands = new List<long>(commands.Count);
         foreach (var c in commands)
         {
-            if (c.Type == AlertCommandType.Acknowledge && records.TryGetValue(c.CheckName, out var rec)
+            records.TryGetValue(c.CheckName, out var rec);
+            if (c.Type == AlertCommandType.Acknowledge && rec is not null
                 && (c.Target is null || c.Target == rec.IncidentId)
                 && _engine.Acknowledge(rec, c.Author, c.Comment, now, c.Id, due))
             {
                 dirty.Add(rec);
                 LogAcknowledged(_logger, c.CheckName, c.Author ?? "(unknown)");
             }
+            else if (c.Type == AlertCommandType.Acknowledge && (rec is null || rec.Hard == CheckState.OK) && now - c.CreatedAt < AcknowledgementWait)
+            {
+                continue;
+            }
+
+            doneCommands.Add(c.Seq);
         }
 
         foreach (var rec in records.Values)
@@ -266,9 +279,9 @@ public sealed partial class Notifier : IAsyncDisposable
             }
         }
 
-        if (events.Count > 0 || commands.Count > 0 || dirty.Count > 0)
+        if (events.Count > 0 || doneCommands.Count > 0 || dirty.Count > 0)
         {
-            await _store.CommitAsync([.. events.Select(e => e.Seq)], [.. commands.Select(c => c.Seq)], dirty, notifications, now, cancellationToken).ConfigureAwait(false);
+            await _store.CommitAsync([.. events.Select(e => e.Seq)], doneCommands, dirty, notifications, now, cancellationToken).ConfigureAwait(false);
         }
 
         _snapshot = [.. records.Values];

@@ -77,6 +77,30 @@ public sealed class NotifierTests
     }
 
     [Fact]
+    public async Task An_acknowledgement_stored_before_its_problem_event_exists_waits_for_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = new AlertingHarness([Check("site", new AlertPolicy { Notify = ["ops"], RenotifyInterval = TimeSpan.FromMinutes(10) })]);
+        await h.Store.AddCommandAsync(AlertCommands.Acknowledge("site", null, "alice", null, h.Time.GetUtcNow()), ct);
+        await h.Step();
+        Assert.Single(await h.Store.ReadPendingCommandsAsync(10, ct)); // nothing to acknowledge yet: kept
+
+        h.Time.Advance(TimeSpan.FromMinutes(1));
+        h.Result("site", CheckState.CRITICAL);
+        await h.Step();
+        Assert.Empty(await h.Store.ReadPendingCommandsAsync(10, ct));
+        Assert.Equal("alice", Assert.Single(await h.Store.ReadRecordsAsync(ct)).AcknowledgedBy);
+
+        // One that waited longer than AcknowledgementWait is dropped.
+        h.Result("site", CheckState.OK);
+        await h.Step();
+        await h.Store.AddCommandAsync(AlertCommands.Acknowledge("site", null, "bob", null, h.Time.GetUtcNow()), ct);
+        h.Time.Advance(Notifier.AcknowledgementWait);
+        await h.Step();
+        Assert.Empty(await h.Store.ReadPendingCommandsAsync(10, ct));
+    }
+
+    [Fact]
     public async Task Reminders_come_every_renotify_interval_until_acknowledged()
     {
         await using var h = new AlertingHarness([Check("site", new AlertPolicy { Notify = ["ops"], RenotifyInterval = TimeSpan.FromMinutes(10) })]);
