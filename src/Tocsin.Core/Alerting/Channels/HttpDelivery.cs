@@ -72,6 +72,23 @@ internal static class HttpDelivery
         }
     }
 
+    /// <summary>
+    /// Sends <paramref name="request"/> (see <see cref="SendAsync"/>) and returns when the answer is 2xx; any other answer
+    /// becomes <see cref="StatusFailure"/> (transient for 408, 429 and 5xx, else permanent).
+    /// </summary>
+    /// <exception cref="NotificationDeliveryException">When the server cannot be reached or did not answer 2xx.</exception>
+    /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled.</exception>
+    public static async Task PostExpectingSuccessAsync(
+        HttpClient http, HttpRequestMessage request, string who, string target, SecretScrubber scrubber, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(http, request, who, target, scrubber, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            string answer = await ReadAnswerAsync(response, cancellationToken).ConfigureAwait(false);
+            throw StatusFailure(who, target, response, answer, scrubber);
+        }
+    }
+
     /// <summary>Whether retrying a request that got <paramref name="status"/> may help: 408, 429 and 5xx.</summary>
     public static bool IsTransient(HttpStatusCode status) => status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || (int)status >= 500;
 

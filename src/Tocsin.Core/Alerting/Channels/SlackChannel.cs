@@ -198,12 +198,7 @@ public sealed class SlackChannel : INotificationChannel
             request.Content = new ByteArrayContent(Body(notification));
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
             request.Headers.UserAgent.ParseAdd($"Tocsin/{VersionInfo.Version}");
-            using var response = await HttpDelivery.SendAsync(_context.Http, request, _who, _target, _scrubber, cancellationToken).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                string answer = await HttpDelivery.ReadAnswerAsync(response, cancellationToken).ConfigureAwait(false);
-                throw HttpDelivery.StatusFailure(_who, _target, response, answer, _scrubber);
-            }
+            await HttpDelivery.PostExpectingSuccessAsync(_context.Http, request, _who, _target, _scrubber, cancellationToken).ConfigureAwait(false);
 
             ChannelLog.Delivered(_logger, this, notification, _target, started);
         }

@@ -210,12 +210,7 @@ public sealed class WebhookChannel : INotificationChannel
                 request.Headers.TryAddWithoutValidation(name, value);
             }
 
-            using var response = await HttpDelivery.SendAsync(_context.Http, request, _who, _target, _scrubber, cancellationToken).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                string answer = await HttpDelivery.ReadAnswerAsync(response, cancellationToken).ConfigureAwait(false);
-                throw HttpDelivery.StatusFailure(_who, _target, response, answer, _scrubber);
-            }
+            await HttpDelivery.PostExpectingSuccessAsync(_context.Http, request, _who, _target, _scrubber, cancellationToken).ConfigureAwait(false);
 
             ChannelLog.Delivered(_logger, this, notification, _target, started);
         }
