@@ -96,9 +96,10 @@ public sealed class SlapOsStatusFilesTests(PromiseAgent agent) : IClassFixture<P
         string file = Path.Combine(agent.PublicFolder, check + ".status.json");
         await Poll.UntilAsync(() => File.Exists(file), e => e, TimeSpan.FromSeconds(10), $"{file} to be written", () => agent.Agent.Output);
 
-        // The check runs every second: retry until the file did not change around the request.
+        // The check runs every second and the endpoint answers from a snapshot of up to a second (served while the next is read):
+        // retry, for up to about 10 s, until the file did not change around the request and both show the same run.
         JsonNode? onDisk = null, served = null;
-        for (int attempt = 0; attempt < 20; attempt++)
+        for (int attempt = 0; attempt < 200; attempt++)
         {
             string before = await File.ReadAllTextAsync(file, Ct);
             using var response = await agent.Http.GetAsync(new Uri($"/public/{Uri.EscapeDataString(check)}.status.json", UriKind.Relative), Ct);
