@@ -95,7 +95,17 @@ internal static class AgentHost
             // With several agents, a ping may reach any of them: shared through the central database.
             Share = sp.GetService<NpgsqlDataSource>() is { } central ? new CentralHeartbeats(central) : null,
         });
-        services.AddSingleton(sp => CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<HeartbeatPings>()));
+        services.AddSingleton(sp =>
+        {
+            var kinds = CheckKinds.CreateDefault(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<HeartbeatPings>());
+            if (sp.GetService<AgentFleet>() is { } fleet && kinds.Get(Checks.RocketChatApps.RocketChatAppsCheckKind.KindName) is Checks.RocketChatApps.RocketChatAppsCheckKind apps)
+            {
+                // With several agents, only the leader changes apps; the others report what they would do.
+                apps.CanRemediate = () => fleet.IsLeader;
+            }
+
+            return kinds;
+        });
         services.AddSingleton(sp => PromiseWatcher.LoadCatalog(config, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(outbox);
         services.AddSingleton(new ResultWriterOptions { Thresholds = State.StateThresholds.Lookup(config.Checks) });

@@ -52,6 +52,10 @@ internal static class ConfigCommands
         return cmd;
     }
 
+    private static readonly string[] CheckSecretKeys = ["token", "pat"];
+
+    private static readonly string[] ChannelSecretKeys = ["pat", "password", "secret", "token", "webhookUrl"];
+
     private static Command BuildShow()
     {
         var cmd = new Command("show", "Print the configuration file (the external database password, heartbeat tokens and notification channels' secrets are hidden).");
@@ -70,10 +74,13 @@ internal static class ConfigCommands
 
             foreach (var check in (file.Root["checks"] as JsonArray ?? []).OfType<JsonObject>())
             {
-                // A heartbeat check's inline token is the credential of its ping URL.
-                if (check["token"] is JsonValue)
+                // A heartbeat check's inline token is the credential of its ping URL; a rocketchat-apps check's PAT is an admin's.
+                foreach (string key in CheckSecretKeys)
                 {
-                    check["token"] = Secrets.Mask;
+                    if (check[key] is JsonValue)
+                    {
+                        check[key] = Secrets.Mask;
+                    }
                 }
             }
 
@@ -96,7 +103,7 @@ internal static class ConfigCommands
     {
         ArgumentNullException.ThrowIfNull(channel);
         string? type = channel["type"] is JsonValue t && t.TryGetValue(out string? typeName) ? typeName : null;
-        foreach (string key in new[] { "pat", "password", "secret", "token", "webhookUrl" })
+        foreach (string key in ChannelSecretKeys)
         {
             if (channel[key] is JsonValue)
             {

@@ -18,7 +18,7 @@ public static partial class DefinitionView
     /// <summary>Longest value shown; longer ones (a request body, say) are cut with an ellipsis.</summary>
     public const int MaxValueLength = 300;
 
-    [GeneratedRegex("(?i)authorization|cookie|token|secret|password|passwd|api[-_]?key|x-auth")]
+    [GeneratedRegex("(?i)authorization|cookie|token|secret|password|passwd|api[-_]?key|x-auth|^pat$")]
     private static partial Regex Sensitive();
 
     /// <summary>The lines of <paramref name="check"/>'s definition, in a stable order.</summary>
