@@ -24,7 +24,9 @@ public enum RocketChatFailure
 /// <summary>
 /// One emulated Rocket.Chat server: a Kestrel listener on 127.0.0.1 sharing <see cref="RocketChatState"/> with the other
 /// instances. It can fail with HTTP 500 (<see cref="Failure"/>) or go down (<see cref="GoDownAsync"/>: the port is closed,
-/// connections are refused) and come back on the same port (<see cref="ComeBackAsync"/>).
+/// connections are refused) and come back on the same port (<see cref="ComeBackAsync"/>). It has its own apps and their
+/// statuses (<see cref="InstallApp"/>, <see cref="SetAppStatus"/>, <see cref="FailStatusChanges"/>), its own
+/// <see cref="Version"/>, an optional <see cref="Delay"/>, and counts every request (<see cref="CallCount"/>).
 /// </summary>
 public sealed class RocketChatInstance : IAsyncDisposable
 {
