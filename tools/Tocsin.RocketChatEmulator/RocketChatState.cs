@@ -46,6 +46,8 @@ public sealed class RocketChatState
     private readonly ConcurrentDictionary<string, RocketChatIncomingWebhook> _hooks = new(StringComparer.Ordinal);
     private readonly List<RecordedMessage> _messages = [];
     private readonly Lock _lock = new();
+    private readonly List<RocketChatPhantomInstance> _phantoms = [];
+    private IReadOnlyList<RocketChatInstance> _cluster = [];
 
     /// <summary>Creates the state with the <c>GENERAL</c> room.</summary>
     public RocketChatState(TimeProvider time)
@@ -67,6 +69,43 @@ public sealed class RocketChatState
                 return [.. _messages];
             }
         }
+    }
+
+    /// <summary>The extra, serverless entries <c>/api/v1/instances.get</c> lists after the real instances (a snapshot).</summary>
+    public IReadOnlyList<RocketChatPhantomInstance> PhantomInstances
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _phantoms];
+            }
+        }
+    }
+
+    /// <summary>The instances of the cluster, as <c>/api/v1/instances.get</c> lists them.</summary>
+    internal IReadOnlyList<RocketChatInstance> Cluster
+    {
+        get => Volatile.Read(ref _cluster);
+        set => Volatile.Write(ref _cluster, value);
+    }
+
+    /// <summary>Lists an instance with no server behind it in <c>/api/v1/instances.get</c> (to test an unreachable instance).</summary>
+    /// <param name="address">The address listed (<c>address</c> and <c>extraInformation.host</c>).</param>
+    /// <param name="port">The port listed (<c>extraInformation.port</c>); pick one nothing listens on.</param>
+    /// <param name="connected">The <c>currentStatus.connected</c> flag listed.</param>
+    public RocketChatPhantomInstance AddPhantomInstance(string address, int port, bool connected = true)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(address);
+        ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        var phantom = new RocketChatPhantomInstance(NewId(), address, port, connected);
+        lock (_lock)
+        {
+            _phantoms.Add(phantom);
+        }
+
+        return phantom;
     }
 
     /// <summary>The users.</summary>
