@@ -231,8 +231,11 @@ public sealed class DashboardTests(DashboardAgent agent) : IClassFixture<Dashboa
         var row = Assert.Single(page.QuerySelectorAll("table#incidents tbody tr[data-incident-id]"));
         Assert.Equal(ThreeCheckAgent.FailingCheck, row.QuerySelector("a.check-link")!.TextContent);
         Assert.Contains("open", row.TextContent, StringComparison.Ordinal);
+        // Closed ones only: not the open incident (a loaded machine may have made another check fail once and recover).
         var (_, closed) = await GetPageAsync("/incidents?open=false");
-        Assert.Empty(closed.QuerySelectorAll("table#incidents tbody tr"));
+        Assert.DoesNotContain(
+            closed.QuerySelectorAll("table#incidents tbody tr[data-incident-id]"),
+            r => r.GetAttribute("data-incident-id") == row.GetAttribute("data-incident-id"));
     }
 
     [Fact]
