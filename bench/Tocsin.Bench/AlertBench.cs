@@ -76,7 +76,7 @@ internal static class AlertBench
             return 1;
         }
 
-        using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };
+        using var http = NotificationChannelTypes.CreateHttpClient();
         var channel = channelType.Create("hook", channelOptions, new NotificationChannelContext(http, time, NullLoggerFactory.Instance));
 
         var url = new Uri(Address(target), "switch");

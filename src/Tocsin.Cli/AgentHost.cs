@@ -166,9 +166,7 @@ internal static class AgentHost
     {
         services.AddSingleton(sp =>
         {
-            var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), ConnectTimeout = TimeSpan.FromSeconds(10), AllowAutoRedirect = false };
-            var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-            var context = new NotificationChannelContext(http, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
+            var context = new NotificationChannelContext(NotificationChannelTypes.CreateHttpClient(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
             var types = NotificationChannelTypes.CreateDefault();
             return config.Notifications.ToDictionary(d => d.Name, d => types.Get(d.Type).Create(d.Name, d.Options, context), StringComparer.Ordinal);
         });

@@ -72,7 +72,7 @@ internal static class NotifyCommands
             var type = types.Get(definition.Type);
             string describe = type.Describe(definition.Options);
             // As the agent sends: redirects not followed (a PAT or header must not follow a redirect elsewhere; 3xx = permanent).
-            using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };
+            using var http = NotificationChannelTypes.CreateHttpClient();
             var channel = type.Create(definition.Name, definition.Options, new NotificationChannelContext(http, TimeProvider.System, NullLoggerFactory.Instance));
             var now = TimeProvider.System.GetUtcNow();
             var id = Guid.CreateVersion7(now);

@@ -192,6 +192,13 @@ internal sealed class SecretScrubber
     public SecretScrubber(IEnumerable<string?> secrets) =>
         _secrets = [.. secrets.OfType<string>().Where(s => s.Length >= 4).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length)];
 
+    /// <summary>
+    /// The parts of a URL that is itself a secret (a Slack or Rocket.Chat incoming-webhook URL): the whole URL as written and
+    /// normalised, its path and query, and each path segment after the first (where such URLs carry their tokens).
+    /// </summary>
+    public static IEnumerable<string> UrlParts(Uri url) =>
+        [url.OriginalString, url.AbsoluteUri, url.PathAndQuery, .. url.Segments.Skip(2).Select(s => s.Trim('/'))];
+
     /// <summary>The query string of <paramref name="url"/>, whole and each parameter's value (raw and unescaped).</summary>
     public static IEnumerable<string> QueryValues(Uri url)
     {

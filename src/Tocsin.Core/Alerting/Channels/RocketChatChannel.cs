@@ -163,7 +163,7 @@ public sealed class RocketChatChannel : INotificationChannel
             var hook = options.WebhookUrl ?? throw new ArgumentException("a webhook channel needs WebhookUrl", nameof(options));
             _endpoint = hook;
             _target = HttpDelivery.Redact(hook);
-            _scrubber = new SecretScrubber([hook.OriginalString, hook.AbsoluteUri, hook.PathAndQuery, .. hook.Segments.Skip(2).Select(s => s.Trim('/'))]);
+            _scrubber = new SecretScrubber(SecretScrubber.UrlParts(hook));
         }
         else
         {

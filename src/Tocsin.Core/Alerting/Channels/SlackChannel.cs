@@ -105,7 +105,7 @@ public sealed class SlackChannel : INotificationChannel
         _options = options;
         _context = context;
         _logger = context.Loggers.CreateLogger<SlackChannel>();
-        _scrubber = new SecretScrubber([options.Url.OriginalString, options.Url.AbsoluteUri, options.Url.PathAndQuery, .. options.Url.Segments.Skip(2).Select(s => s.Trim('/'))]);
+        _scrubber = new SecretScrubber(SecretScrubber.UrlParts(options.Url));
         _who = $"slack {ConfigObjectReader.Quote(name)}";
         _target = HttpDelivery.Origin(options.Url);
     }
