@@ -211,7 +211,8 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
 
         if (pending.Count > 0)
         {
-            Add(o.DryRun || !CanRemediate() ? CheckState.WARNING : CheckState.CRITICAL, $"drift{(o.DryRun ? " (dry run, not fixed)" : " (another agent fixes it)")}: {string.Join("; ", pending)}");
+            // Only when this run may not change apps (dry run, or another agent leads): reported, not a failure of the cluster.
+            Add(CheckState.WARNING, $"drift{(o.DryRun ? " (dry run, not fixed)" : " (another agent fixes it)")}: {string.Join("; ", pending)}");
         }
 
         if (fixedApps.Count > 0)
