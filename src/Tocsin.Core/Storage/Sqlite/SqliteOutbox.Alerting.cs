@@ -14,7 +14,10 @@ public sealed partial class SqliteOutbox
     /// <exception cref="SqliteException">When the read fails.</exception>
     public IReadOnlyList<StoredEvent> ReadPendingAlertEvents(int limit) => ReadAlertEvents(SqliteSchema.SelectPendingAlertEvents, limit);
 
-    /// <summary>Alert events not yet exported to the central database, oldest first.</summary>
+    /// <summary>
+    /// Alert events not yet exported to the central database, oldest first: with a central database every event in the outbox
+    /// (they are deleted once exported, and the local notifier does not read them).
+    /// </summary>
     /// <exception cref="SqliteException">When the read fails.</exception>
     public IReadOnlyList<StoredEvent> ReadUnexportedAlertEvents(int limit) => ReadAlertEvents(SqliteSchema.SelectUnexportedAlertEvents, limit);
 

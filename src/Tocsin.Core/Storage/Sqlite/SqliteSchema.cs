@@ -125,11 +125,9 @@ internal static partial class SqliteSchema
                 since         INTEGER,
                 message       TEXT    NOT NULL,
                 incident_id   TEXT,
-                processed     INTEGER NOT NULL DEFAULT 0,
-                exported      INTEGER NOT NULL DEFAULT 0
+                processed     INTEGER NOT NULL DEFAULT 0
             );
             CREATE INDEX ix_alert_events_pending ON alert_events (seq) WHERE processed = 0;
-            CREATE INDEX ix_alert_events_unexported ON alert_events (seq) WHERE exported = 0;
 
             CREATE TABLE alert_states (
                 check_name    TEXT    NOT NULL PRIMARY KEY,
@@ -194,7 +192,7 @@ internal static partial class SqliteSchema
 
     public const string SelectUnexportedAlertEvents = """
         SELECT seq, id, check_name, kind, type, from_state, to_state, at, since, message, incident_id
-        FROM alert_events WHERE exported = 0 ORDER BY seq LIMIT $limit;
+        FROM alert_events ORDER BY seq LIMIT $limit;
         """;
 
     public const string SelectPendingNotifications = """
