@@ -76,7 +76,11 @@ public sealed class AlertingFailoverTests(PostgresServer server) : IClassFixture
             await Poll.UntilAsync(
                 () => hook.Received.Where(r => r.Type == "recovery").Select(r => r.Check).Distinct().Count(), n => n == Checks, TimeSpan.FromSeconds(120),
                 "a recovery per check after the failover", Diagnostics);
-            // Anything still due lands within a few ticks; then look at everything received.
+            // What the killed leader had in flight was received already (on arrival); the new leader sends it again once its lease
+            // ends (2 × deliveryTimeout + 5 s after it was taken) and leadership has moved: wait for that, then for anything else due.
+            await Poll.UntilAsync(
+                () => inFlight.Count(key => hook.Received.Count(r => r.Key == key) >= 2), n => n == inFlight.Count, TimeSpan.FromSeconds(120),
+                "the in-flight notifications sent again by the new leader", Diagnostics);
             await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
             var received = hook.Received;
 
