@@ -125,4 +125,5 @@ public sealed record RecordedCall(string Endpoint, string Path, DateTimeOffset T
 /// <param name="Address">The address listed, e.g. <c>127.0.0.1</c> or <c>10.0.0.9</c>.</param>
 /// <param name="Port">The port listed in <c>extraInformation.port</c>.</param>
 /// <param name="Connected">The <c>currentStatus.connected</c> flag listed.</param>
-public sealed record RocketChatPhantomInstance(string Id, string Address, int Port, bool Connected);
+/// <param name="LastHeartbeat">The <c>currentStatus.lastHeartbeatTime</c> listed, or null for the emulator's now.</param>
+public sealed record RocketChatPhantomInstance(string Id, string Address, int Port, bool Connected, DateTimeOffset? LastHeartbeat = null);

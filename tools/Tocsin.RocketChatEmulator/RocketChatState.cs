@@ -94,12 +94,13 @@ public sealed class RocketChatState
     /// <param name="address">The address listed (<c>address</c> and <c>extraInformation.host</c>).</param>
     /// <param name="port">The port listed (<c>extraInformation.port</c>); pick one nothing listens on.</param>
     /// <param name="connected">The <c>currentStatus.connected</c> flag listed.</param>
-    public RocketChatPhantomInstance AddPhantomInstance(string address, int port, bool connected = true)
+    /// <param name="lastHeartbeat">The <c>currentStatus.lastHeartbeatTime</c> listed, or null for the emulator's now (a live record).</param>
+    public RocketChatPhantomInstance AddPhantomInstance(string address, int port, bool connected = true, DateTimeOffset? lastHeartbeat = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(address);
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
-        var phantom = new RocketChatPhantomInstance(NewId(), address, port, connected);
+        var phantom = new RocketChatPhantomInstance(NewId(), address, port, connected, lastHeartbeat);
         lock (_lock)
         {
             _phantoms.Add(phantom);

@@ -67,6 +67,12 @@ public enum CheckPlacement
     Shard,
     /// <summary><c>"all"</c>: every agent runs it (checks from several locations).</summary>
     All,
+    /// <summary>
+    /// <c>"leader"</c>: only the leader runs it — for checks that act on what they find (remediation), so exactly one agent
+    /// fixes and the others stay out of its way. While the central database has not answered for two heartbeats every agent
+    /// runs it (as for sharded checks), and only one still holding the leader lock acts.
+    /// </summary>
+    Leader,
 }
 
 /// <summary>

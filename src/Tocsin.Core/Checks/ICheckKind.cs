@@ -28,6 +28,15 @@ public interface ICheckKind
     /// </summary>
     TimeSpan? DefaultTimeout => null;
 
+    /// <summary>
+    /// The interval of this kind's checks when neither the check nor <c>defaults.interval</c> set one, or
+    /// <see langword="null"/> for the loader's <see cref="ConfigLoader.DefaultInterval"/> (30 s). <value>Default: null.</value>
+    /// </summary>
+    TimeSpan? DefaultInterval => null;
+
+    /// <summary>Where this kind's checks run among agents when the check sets no <c>placement</c>. <value>Default: <see cref="CheckPlacement.Shard"/>.</value></summary>
+    CheckPlacement DefaultPlacement => CheckPlacement.Shard;
+
     /// <summary>The runner shared by all checks of this kind.</summary>
     ICheckRunner Runner { get; }
 }
@@ -51,4 +60,15 @@ public sealed class CheckKindRegistry
     /// <summary>Gets a kind by name.</summary>
     /// <exception cref="KeyNotFoundException">When no such kind is registered.</exception>
     public ICheckKind Get(string name) => _kinds[name];
+}
+
+/// <summary>
+/// A check kind whose checks bring notification channels of their own (e.g. <c>rocketchat-apps</c>' <c>alertRoom</c>): the
+/// loader adds each to the configuration's channels and to the check's <c>notify</c> list, so they alert through the
+/// outbox and the leader's notifier like any channel (durable, retried, one problem notification per state change).
+/// </summary>
+public interface IImpliesNotificationChannels
+{
+    /// <summary>The channels <paramref name="check"/> (of this kind, with valid options) brings; names must not clash with configured ones.</summary>
+    IEnumerable<Alerting.NotificationChannelDefinition> ImpliedChannels(CheckDefinition check);
 }

@@ -172,14 +172,14 @@ public sealed class ConfigLoader
             web.RejectUnknownFields();
         }
 
-        TimeSpan defInterval = DefaultInterval;
+        TimeSpan? defInterval = null;
         TimeSpan? defTimeout = null;
         var defThresholds = StateThresholds.Default;
         var defPolicy = Alerting.AlertPolicy.None;
         var defaults = root.Object("defaults");
         if (defaults is not null)
         {
-            defInterval = defaults.Duration("interval", MinInterval, MaxInterval) ?? defInterval;
+            defInterval = defaults.Duration("interval", MinInterval, MaxInterval);
             defTimeout = defaults.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval);
             defThresholds = ReadThresholds(defaults, defThresholds);
             defPolicy = AlertingConfigReader.ReadPolicy(defaults, defPolicy);
@@ -239,6 +239,7 @@ public sealed class ConfigLoader
         var checks = ReadItems(root, "checks", "check", (item, i) => ReadCheck(item, i, path, root.Errors, defInterval, defTimeout, defThresholds, defPolicy, names, zone));
         Checks.Heartbeat.HeartbeatCheckKind.ValidateTokens(path, root.Errors, checks);
         var channels = AlertingConfigReader.ReadChannels(root, _channelTypes);
+        AddImpliedChannels(root, checks, channels);
         var deliveryTimeout = TimeSpan.FromSeconds(10);
         var giveUpAfter = TimeSpan.FromHours(24);
         if (root.Object("alerting") is { } alertingSection)
@@ -280,6 +281,33 @@ public sealed class ConfigLoader
         };
     }
 
+    // Channels checks bring (rocketchat-apps' alertRoom): added to the channels and to the check's notify list.
+    private void AddImpliedChannels(ConfigObjectReader root, List<CheckDefinition> checks, List<Alerting.NotificationChannelDefinition> channels)
+    {
+        for (int i = 0; i < checks.Count; i++)
+        {
+            var check = checks[i];
+            if (!_kinds.TryGet(check.Kind, out var kind) || kind is not IImpliesNotificationChannels implies)
+            {
+                continue;
+            }
+
+            foreach (var channel in implies.ImpliedChannels(check))
+            {
+                if (channels.Any(c => c.Name == channel.Name))
+                {
+                    root.Error("notifications", ConfigObjectReader.Quote(channel.Name), $"this name is taken by the channel of check {ConfigObjectReader.Quote(check.Name)}; rename the channel");
+                    continue;
+                }
+
+                channels.Add(channel with { Index = channels.Count });
+                check = check with { Alerting = check.Alerting with { Notify = [.. check.Alerting.Notify, channel.Name] } };
+            }
+
+            checks[i] = check;
+        }
+    }
+
     private static Uri? ReadPublicUrl(ConfigObjectReader web)
     {
         string? raw = web.String("publicUrl");
@@ -317,7 +345,7 @@ public sealed class ConfigLoader
     }
 
     private CheckDefinition? ReadCheck(
-        JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan defInterval, TimeSpan? configuredDefTimeout, StateThresholds defThresholds,
+        JsonElement item, int index, string path, List<ConfigError> errors, TimeSpan? configuredDefInterval, TimeSpan? configuredDefTimeout, StateThresholds defThresholds,
         Alerting.AlertPolicy defPolicy, Dictionary<string, int> names, TimeZoneInfo zone)
     {
         string location = $"checks[{index}]";
@@ -362,7 +390,8 @@ public sealed class ConfigLoader
         // defaults.timeout, else the kind's own default (60 s for command checks), else 10 s.
         TimeSpan defTimeout = configuredDefTimeout ?? kind?.DefaultTimeout ?? DefaultTimeout;
         bool explicitTimeout = r.Has("timeout");
-        var interval = r.Duration("interval", MinInterval, MaxInterval) ?? defInterval;
+        // defaults.interval, else the kind's own default (5 min for rocketchat-apps), else 30 s.
+        var interval = r.Duration("interval", MinInterval, MaxInterval) ?? configuredDefInterval ?? kind?.DefaultInterval ?? DefaultInterval;
         var timeout = r.Duration("timeout", TimeSpan.FromMilliseconds(10), MaxInterval);
         if (timeout is { } t && t >= interval)
         {
@@ -372,16 +401,18 @@ public sealed class ConfigLoader
         var effectiveTimeout = timeout ?? (explicitTimeout ? defTimeout : ImplicitTimeout(defTimeout, interval));
         var tags = r.StringList("tags") ?? [];
         bool enabled = r.Bool("enabled") ?? true;
-        var placement = CheckPlacement.Shard;
+        var placement = kind?.DefaultPlacement ?? CheckPlacement.Shard;
         if (r.String("placement") is { } p)
         {
-            if (p is "all")
+            switch (p)
             {
-                placement = CheckPlacement.All;
-            }
-            else if (p is not "shard")
-            {
-                r.Error("placement", ConfigObjectReader.Quote(p), "allowed: \"shard\" (one live agent runs it; the default) or \"all\" (every agent runs it)");
+                case "shard": placement = CheckPlacement.Shard; break;
+                case "all": placement = CheckPlacement.All; break;
+                case "leader": placement = CheckPlacement.Leader; break;
+                default:
+                    r.Error("placement", ConfigObjectReader.Quote(p),
+                        "allowed: \"shard\" (one live agent runs it; the default), \"all\" (every agent runs it) or \"leader\" (only the leader runs it; the default of rocketchat-apps)");
+                    break;
             }
         }
 

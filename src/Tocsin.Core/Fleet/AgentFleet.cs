@@ -71,6 +71,7 @@ public sealed partial class AgentFleet : IAsyncDisposable
 
     /// <summary>
     /// Whether this agent runs <paramref name="check"/> now: always for <see cref="CheckPlacement.All"/>;
+    /// for <see cref="CheckPlacement.Leader"/> when this agent is the leader;
     /// for <see cref="CheckPlacement.Shard"/> when this agent has the highest rendezvous score
     /// (XxHash64 of agent id and check name) among the live agents, or when the database has not
     /// answered for more than two heartbeats.
@@ -82,7 +83,7 @@ public sealed partial class AgentFleet : IAsyncDisposable
             return true;
         }
 
-        return Owner(check.Name, _live) == AgentId;
+        return check.Placement == CheckPlacement.Leader ? _isLeader : Owner(check.Name, _live) == AgentId;
     }
 
     /// <summary>The agent among <paramref name="agents"/> that owns a sharded check (rendezvous hashing).</summary>

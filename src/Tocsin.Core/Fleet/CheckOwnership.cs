@@ -7,7 +7,8 @@ public static class CheckOwnership
 {
     /// <summary>
     /// How many of <paramref name="checks"/> each agent runs, by agent id: for a live agent, the enabled checks
-    /// placed <c>all</c> plus the enabled sharded checks whose rendezvous owner among the live agents it is; 0 for
+    /// placed <c>all</c>, plus for the live leader those placed <c>leader</c>, plus the enabled sharded checks whose rendezvous
+    /// owner among the live agents it is; 0 for
     /// an agent that is not live. Assumes every agent has the same checks (one configuration for the fleet).
     /// </summary>
     public static IReadOnlyDictionary<Guid, int> CountOwned(IReadOnlyList<CheckDefinition> checks, IReadOnlyList<AgentInfo> agents)
@@ -28,6 +29,13 @@ public static class CheckOwnership
                 foreach (var id in live)
                 {
                     counts[id]++;
+                }
+            }
+            else if (check.Placement == CheckPlacement.Leader)
+            {
+                if (agents.FirstOrDefault(a => a.Live && a.Leader) is { } leader)
+                {
+                    counts[leader.Id]++;
                 }
             }
             else

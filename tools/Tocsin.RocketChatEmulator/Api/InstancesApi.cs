@@ -35,7 +35,7 @@ internal static class InstancesApi
             foreach (var phantom in api.State.PhantomInstances)
             {
                 var now = api.State.Time.GetUtcNow();
-                instances.Add(Entry(phantom.Id, phantom.Address, phantom.Port, phantom.Connected, now, false, now));
+                instances.Add(Entry(phantom.Id, phantom.Address, phantom.Port, phantom.Connected, phantom.LastHeartbeat ?? now, false, now));
             }
 
             return Results.Json(new JsonObject { ["instances"] = instances, ["success"] = true });

@@ -1,8 +1,9 @@
-using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tocsin.Alerting;
+using Tocsin.Alerting.Channels;
+using Tocsin.Checks.RocketChat;
 using Tocsin.Configuration;
 
 namespace Tocsin.Checks.RocketChatApps;
@@ -17,18 +18,10 @@ namespace Tocsin.Checks.RocketChatApps;
 /// instance unreachable or erroring), UNKNOWN (the PAT refused, no instance found). Details list app × instance statuses and
 /// the actions taken. The PAT is sent in <c>X-Auth-Token</c> and never appears in messages, details or logs.
 /// </summary>
-public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
+public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner, IImpliesNotificationChannels
 {
     /// <summary>The kind's name in configuration.</summary>
     public const string KindName = "rocketchat-apps";
-
-    private static readonly HttpClient SharedHttp = new(new SocketsHttpHandler
-    {
-        AllowAutoRedirect = false,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-        ConnectTimeout = TimeSpan.FromSeconds(5),
-    })
-    { Timeout = Timeout.InfiniteTimeSpan };
 
     private readonly HttpClient _http;
     private readonly TimeProvider _time;
@@ -37,7 +30,7 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
     public RocketChatAppsCheckKind(TimeProvider time, HttpClient? http = null)
     {
         _time = time;
-        _http = http ?? SharedHttp;
+        _http = http ?? RocketChatHttp.Shared;
     }
 
     /// <summary>Whether this agent may change apps now (the leader; always true for a single agent). <value>Default: always.</value></summary>
@@ -52,9 +45,15 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
     /// <inheritdoc />
     public TimeSpan? DefaultTimeout => TimeSpan.FromSeconds(30);
 
+    /// <summary>5 minutes, the original tool's default (300000 ms).</summary>
+    public TimeSpan? DefaultInterval => TimeSpan.FromMinutes(5);
+
+    /// <summary>Only the leader runs it: it changes apps.</summary>
+    public CheckPlacement DefaultPlacement => CheckPlacement.Leader;
+
     /// <inheritdoc />
     public string Describe(object options) => options is RocketChatAppsOptions o
-        ? $"apps of {o.ServerUrl.GetLeftPart(UriPartial.Authority)} ({(o.Discovery == DiscoveryType.Static ? $"{o.StaticUrls.Count} instances" : "instances.get")}{(o.DryRun ? ", dry run" : "")})"
+        ? $"apps of {o.ServerUrl.GetLeftPart(UriPartial.Authority)} ({o.Discovery.Describe()}{(o.DryRun ? ", dry run" : "")})"
         : "";
 
     /// <inheritdoc />
@@ -62,63 +61,59 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
     {
         ArgumentNullException.ThrowIfNull(reader);
         var r = reader;
-        Uri? server = null;
-        if (r.String("serverUrl", required: true) is { } s)
-        {
-            if (!Uri.TryCreate(s, UriKind.Absolute, out server) || server.Scheme is not ("http" or "https") || server.UserInfo.Length > 0)
-            {
-                r.Error("serverUrl", ConfigObjectReader.Quote(s), "must be the server's http:// or https:// base URL without credentials, e.g. https://chat.example.org");
-                server = null;
-            }
-        }
-
+        Uri? server = ReadServerUrl(r, required: true);
         string? userId = r.String("userId", required: true);
         string? pat = SecretField.Read(r, "pat", required: true);
         var appIds = r.StringList("appIds") ?? [];
-        int port = (int)(r.Integer("instancePort", 1, 65535) ?? 3000);
         int attempts = (int)(r.Integer("maxAttempts", 1, 10) ?? 3);
         bool dryRun = r.Bool("dryRun") ?? false;
-        var type = DiscoveryType.InstancesApi;
-        var urls = new List<Uri>();
-        if (r.Object("discovery") is { } d)
+        string? room = r.String("alertRoom");
+        if (room is not null && (room.Trim().Length == 0 || room.Any(char.IsWhiteSpace) || room is "#" or "@"))
         {
-            string? t = d.String("type", required: true);
-            if (t is "static")
-            {
-                type = DiscoveryType.Static;
-                foreach (string u in d.StringList("urls") ?? [])
-                {
-                    if (Uri.TryCreate(u, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" && parsed.UserInfo.Length == 0)
-                    {
-                        urls.Add(parsed);
-                    }
-                    else
-                    {
-                        d.Error("urls", ConfigObjectReader.Quote(u), "each must be an http:// or https:// URL of one instance, e.g. http://10.0.0.5:3000");
-                    }
-                }
-
-                if (urls.Count == 0 && !d.Has("urls"))
-                {
-                    d.Error("urls", null, "is required with \"type\": \"static\": the instances' URLs");
-                }
-            }
-            else if (t is not null and not "instances-api")
-            {
-                d.Error("type", ConfigObjectReader.Quote(t), "allowed: \"instances-api\" (GET /api/v1/instances.get on serverUrl; the default) or \"static\" (with \"urls\")");
-            }
-
-            d.RejectUnknownFields();
+            r.Error("alertRoom", ConfigObjectReader.Quote(room), "must be a room id (rid) or \"#channel\", without spaces");
+            room = null;
         }
 
+        var discovery = InstanceDiscoveryOptions.Read(r);
         return server is null || userId is null || pat is null
             ? new object()
             : new RocketChatAppsOptions
             {
-                ServerUrl = server, UserId = userId, Pat = pat, AppIds = appIds, Discovery = type, StaticUrls = urls, InstancePort = port,
-                MaxAttempts = attempts, DryRun = dryRun,
+                ServerUrl = server, UserId = userId, Pat = pat, AppIds = appIds, AlertRoom = room, Discovery = discovery, MaxAttempts = attempts, DryRun = dryRun,
             };
     }
+
+    /// <summary>Reads <c>serverUrl</c>: an absolute http(s) URL without credentials; null (and an error when <paramref name="required"/>) otherwise.</summary>
+    internal static Uri? ReadServerUrl(ConfigObjectReader r, bool required)
+    {
+        if (r.String("serverUrl", required) is not { } s)
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(s, UriKind.Absolute, out var server) || server.Scheme is not ("http" or "https") || server.UserInfo.Length > 0)
+        {
+            r.Error("serverUrl", ConfigObjectReader.Quote(s), "must be the server's http:// or https:// base URL without credentials, e.g. https://chat.example.org");
+            return null;
+        }
+
+        return server;
+    }
+
+    /// <inheritdoc />
+    public IEnumerable<NotificationChannelDefinition> ImpliedChannels(CheckDefinition check)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        if (check.Options is RocketChatAppsOptions { AlertRoom: { } room } o)
+        {
+            yield return new NotificationChannelDefinition(
+                AlertRoomChannelName(check.Name), RocketChatChannelType.TypeName,
+                new RocketChatChannelOptions { Mode = RocketChatMode.Rest, ServerUrl = o.ServerUrl, UserId = o.UserId, Pat = o.Pat, Room = room }, -1);
+        }
+    }
+
+    /// <summary>The name of the channel a check's <c>alertRoom</c> makes: <c>alertRoom of &lt;check&gt;</c>.</summary>
+    public static string AlertRoomChannelName(string checkName) => $"alertRoom of {checkName}";
 
     /// <inheritdoc />
     public async Task<RunOutcome> RunAsync(CheckDefinition check, CancellationToken cancellationToken)
@@ -126,32 +121,33 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
         ArgumentNullException.ThrowIfNull(check);
         var o = (RocketChatAppsOptions)check.Options;
         var details = new JsonObject();
-        List<Uri> instances;
+        IReadOnlyList<RocketChatInstanceInfo> instances;
         try
         {
-            instances = o.Discovery == DiscoveryType.Static ? [.. o.StaticUrls] : await DiscoverAsync(o, cancellationToken).ConfigureAwait(false);
+            instances = await InstanceDiscovery.DiscoverAsync(_http, o.Discovery, o.ServerUrl, o.Credentials, cancellationToken).ConfigureAwait(false);
         }
-        catch (AuthRefusedException)
+        catch (RocketChatAuthException ex)
         {
-            return new RunOutcome(CheckState.UNKNOWN, $"{o.ServerUrl.GetLeftPart(UriPartial.Authority)} refused the user id and PAT (HTTP 401/403)", null, details);
+            return new RunOutcome(CheckState.UNKNOWN, $"{o.ServerUrl.GetLeftPart(UriPartial.Authority)} {ex.Message}", null, details);
         }
-        catch (FetchException ex)
+        catch (RocketChatFetchException ex)
         {
             return new RunOutcome(CheckState.UNKNOWN, $"cannot list the instances: {ex.Message}", null, details);
         }
 
-        details["instances"] = new JsonArray([.. instances.Select(i => (JsonNode)i.GetLeftPart(UriPartial.Authority))]);
+        details["instances"] = new JsonArray([.. instances.Select(i => (JsonNode)new JsonObject { ["address"] = i.Address, ["id"] = i.Id })]);
         if (instances.Count == 0)
         {
-            return new RunOutcome(CheckState.UNKNOWN, "no instance found", null, details);
+            return new RunOutcome(CheckState.UNKNOWN, $"no instance found ({o.Discovery.Describe()})", null, details);
         }
 
-        var read = await Task.WhenAll(instances.Select(i => ReadAppsAsync(o, i, cancellationToken))).ConfigureAwait(false);
+        var read = await Task.WhenAll(instances.Select(i => ReadAppsAsync(o, i.Url, cancellationToken))).ConfigureAwait(false);
         if (read.Any(r => r.Error == Unauthorized))
         {
             return new RunOutcome(CheckState.UNKNOWN, "an instance refused the user id and PAT (HTTP 401/403)", null, details);
         }
 
+        string Named(string address) => instances.FirstOrDefault(i => i.Address == address) is { Id: { } id } ? $"{address} ({id})" : address;
         var findings = AppsConsistency.Evaluate(read, o.AppIds.Count == 0 ? null : o.AppIds);
         var actions = new JsonArray();
         bool remediate = !o.DryRun && CanRemediate();
@@ -161,15 +157,25 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
         {
             foreach (string instance in f.ToEnable)
             {
+                string seen = f.Statuses.First(st => st.Instance == instance).Status ?? "missing";
                 if (!remediate)
                 {
-                    actions.Add(new JsonObject { ["app"] = f.Id, ["instance"] = instance, ["action"] = o.DryRun ? "would enable (dry run)" : "would enable (not the leader)" });
+                    actions.Add(new JsonObject
+                    {
+                        ["app"] = f.Id, ["instance"] = instance, ["seen"] = seen,
+                        ["action"] = o.DryRun ? "would enable (dry run)" : "would enable (not the leader)",
+                    });
                     continue;
                 }
 
                 var (ok, attempts, last) = await EnableAsync(o, new Uri(instance), f.Id, cancellationToken).ConfigureAwait(false);
-                actions.Add(new JsonObject { ["app"] = f.Id, ["instance"] = instance, ["action"] = "enable", ["attempts"] = attempts, ["verified"] = ok, ["status"] = last });
-                (ok ? fixedApps : unfixed).Add($"{f.Name} ({f.Id}) on {instance}");
+                actions.Add(new JsonObject
+                {
+                    ["app"] = f.Id, ["instance"] = instance, ["seen"] = seen, ["action"] = "enable", ["attempts"] = attempts, ["verified"] = ok, ["status"] = last,
+                });
+                (ok ? fixedApps : unfixed).Add(ok
+                    ? $"{f.Name} ({f.Id}) on {Named(instance)} (was {seen}, {Plural(attempts, "attempt")})"
+                    : $"{f.Name} ({f.Id}) on {Named(instance)}: was {seen}, still {last ?? "unknown"} after {Plural(attempts, "attempt")}");
             }
         }
 
@@ -181,10 +187,12 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
             ["statuses"] = new JsonObject([.. f.Statuses.Select(s => new KeyValuePair<string, JsonNode?>(s.Instance, s.Status))]),
         })]);
         details["actions"] = actions;
-        var unreachable = read.Where(r => r.Apps is null).Select(r => $"{r.Instance}: {r.Error}").ToList();
-        var missing = findings.Where(f => f.Verdict == AppVerdict.Missing).Select(f => $"{f.Name} ({f.Id})").ToList();
+        var unreachable = read.Where(r => r.Apps is null).Select(r => $"{Named(r.Instance)}: {r.Error}").ToList();
+        var missing = findings.Where(f => f.Verdict == AppVerdict.Missing)
+            .Select(f => $"{f.Name} ({f.Id}) not on {string.Join(", ", f.Statuses.Where(s => s.Status is null).Select(s => Named(s.Instance)))}").ToList();
         var differently = findings.Where(f => f.Verdict == AppVerdict.DisabledDifferently).Select(f => $"{f.Name} ({f.Id})").ToList();
-        var pending = findings.Where(f => f.ToEnable.Count > 0 && !remediate).Select(f => $"{f.Name} ({f.Id}) on {string.Join(", ", f.ToEnable)}").ToList();
+        var pending = findings.Where(f => f.ToEnable.Count > 0 && !remediate)
+            .Select(f => $"{f.Name} ({f.Id}) on {string.Join(", ", f.ToEnable.Select(i => $"{Named(i)} ({f.Statuses.First(s => s.Instance == i).Status})"))}").ToList();
 
         var parts = new List<string>();
         var state = CheckState.OK;
@@ -206,7 +214,7 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
 
         if (missing.Count > 0)
         {
-            Add(CheckState.CRITICAL, $"missing on some instances: {string.Join(", ", missing)}");
+            Add(CheckState.CRITICAL, $"missing: {string.Join("; ", missing)}");
         }
 
         if (pending.Count > 0)
@@ -235,42 +243,17 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
         return new RunOutcome(state, parts.Count == 0 ? $"{summary}: consistent" : $"{summary}: {string.Join("; ", parts)}", null, details);
     }
 
+    private static string Plural(int n, string word) => n == 1 ? $"1 {word}" : $"{n} {word}s";
+
     private const string Unauthorized = "HTTP 401/403";
-
-    private async Task<List<Uri>> DiscoverAsync(RocketChatAppsOptions o, CancellationToken ct)
-    {
-        using var doc = await GetJsonAsync(o, new Uri(o.ServerUrl, "api/v1/instances.get"), ct).ConfigureAwait(false);
-        var list = new List<Uri>();
-        if (!doc.RootElement.TryGetProperty("instances", out var instances) || instances.ValueKind != JsonValueKind.Array)
-        {
-            throw new FetchException("instances.get answered without an \"instances\" array");
-        }
-
-        foreach (var i in instances.EnumerateArray())
-        {
-            string? host = i.TryGetProperty("address", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
-            string? port = null;
-            if (i.TryGetProperty("instanceRecord", out var rec) && rec.TryGetProperty("extraInformation", out var extra))
-            {
-                host ??= extra.TryGetProperty("host", out var h) && h.ValueKind == JsonValueKind.String ? h.GetString() : null;
-                port = extra.TryGetProperty("port", out var p) ? (p.ValueKind == JsonValueKind.String ? p.GetString() : p.ValueKind == JsonValueKind.Number ? p.GetRawText() : null) : null;
-            }
-
-            if (host is not null && Uri.TryCreate($"http://{host}:{port ?? o.InstancePort.ToString(System.Globalization.CultureInfo.InvariantCulture)}/", UriKind.Absolute, out var uri))
-            {
-                list.Add(uri);
-            }
-        }
-
-        return [.. list.DistinctBy(u => u.GetLeftPart(UriPartial.Authority))];
-    }
 
     private async Task<InstanceApps> ReadAppsAsync(RocketChatAppsOptions o, Uri instance, CancellationToken ct)
     {
         string name = instance.GetLeftPart(UriPartial.Authority);
         try
         {
-            using var doc = await GetJsonAsync(o, new Uri(instance, "api/apps/installed"), ct).ConfigureAwait(false);
+            using var doc = await RocketChatHttp.WithTimeoutAsync(
+                t => RocketChatHttp.GetJsonAsync(_http, new Uri(instance, "api/apps/installed"), o.Credentials, t), o.Discovery.InstanceTimeout, _time, ct).ConfigureAwait(false);
             if (!doc.RootElement.TryGetProperty("apps", out var apps) || apps.ValueKind != JsonValueKind.Array)
             {
                 return new InstanceApps(name, null, "answered without an \"apps\" array");
@@ -279,21 +262,19 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
             var list = new List<InstalledApp>();
             foreach (var a in apps.EnumerateArray())
             {
-                if (a.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+                if (RocketChatHttp.Str(a, "id") is { } id)
                 {
-                    list.Add(new InstalledApp(
-                        id.GetString()!, a.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : id.GetString()!,
-                        a.TryGetProperty("status", out var st) && st.ValueKind == JsonValueKind.String ? st.GetString()! : "unknown"));
+                    list.Add(new InstalledApp(id, RocketChatHttp.Str(a, "name") ?? id, RocketChatHttp.Str(a, "status") ?? "unknown"));
                 }
             }
 
             return new InstanceApps(name, list);
         }
-        catch (AuthRefusedException)
+        catch (RocketChatAuthException)
         {
             return new InstanceApps(name, null, Unauthorized);
         }
-        catch (FetchException ex)
+        catch (RocketChatFetchException ex)
         {
             return new InstanceApps(name, null, ex.Message);
         }
@@ -306,19 +287,31 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
         {
             try
             {
-                using var request = Request(o, HttpMethod.Post, new Uri(instance, $"api/apps/{Uri.EscapeDataString(appId)}/status"));
+                using var request = RocketChatHttp.Request(HttpMethod.Post, new Uri(instance, $"api/apps/{Uri.EscapeDataString(appId)}/status"), o.Credentials);
                 request.Content = new StringContent("""{"status":"manually_enabled"}""", Encoding.UTF8, "application/json");
-                using var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+                using var response = await RocketChatHttp.WithTimeoutAsync(t => _http.SendAsync(request, t), o.Discovery.InstanceTimeout, _time, ct).ConfigureAwait(false);
+
+                // Whatever the POST answered, the instance's own list says whether it worked (an instance may answer 200 and
+                // not change, or fail and change anyway).
                 var apps = await ReadAppsAsync(o, instance, ct).ConfigureAwait(false);
                 last = apps.Apps?.FirstOrDefault(a => a.Id == appId)?.Status ?? apps.Error;
                 if (AppStatuses.IsEnabled(last))
                 {
                     return (true, attempt, last);
                 }
+
+                if (!response.IsSuccessStatusCode)
+                {
+                    last = $"{last} (the status change answered HTTP {(int)response.StatusCode})";
+                }
             }
             catch (HttpRequestException ex)
             {
                 last = $"cannot reach: {ex.HttpRequestError}";
+            }
+            catch (RocketChatFetchException ex)
+            {
+                last = ex.Message;
             }
 
             if (attempt < o.MaxAttempts)
@@ -328,51 +321,5 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner
         }
 
         return (false, o.MaxAttempts, last);
-    }
-
-    private async Task<JsonDocument> GetJsonAsync(RocketChatAppsOptions o, Uri url, CancellationToken ct)
-    {
-        try
-        {
-            using var request = Request(o, HttpMethod.Get, url);
-            using var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
-            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
-            {
-                throw new AuthRefusedException();
-            }
-
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new FetchException($"HTTP {(int)response.StatusCode}");
-            }
-
-            await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-            return await JsonDocument.ParseAsync(body, default, ct).ConfigureAwait(false);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new FetchException($"cannot reach ({ex.HttpRequestError})");
-        }
-        catch (JsonException)
-        {
-            throw new FetchException("answered with invalid JSON");
-        }
-    }
-
-    private static HttpRequestMessage Request(RocketChatAppsOptions o, HttpMethod method, Uri url)
-    {
-        var request = new HttpRequestMessage(method, url);
-        request.Headers.TryAddWithoutValidation("X-User-Id", o.UserId);
-        request.Headers.TryAddWithoutValidation("X-Auth-Token", o.Pat);
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        return request;
-    }
-
-    private sealed class AuthRefusedException : Exception
-    {
-    }
-
-    private sealed class FetchException(string message) : Exception(message)
-    {
     }
 }

@@ -1,19 +1,11 @@
-namespace Tocsin.Checks.RocketChatApps;
+using Tocsin.Checks.RocketChat;
 
-/// <summary>How a <c>rocketchat-apps</c> check finds the cluster's instances (config <c>discovery</c>).</summary>
-public enum DiscoveryType
-{
-    /// <summary><c>{"type": "instances-api"}</c> (the default): <c>GET {serverUrl}/api/v1/instances.get</c>, each reached at
-    /// <c>http://{address}:{extraInformation.port}</c>.</summary>
-    InstancesApi,
-    /// <summary><c>{"type": "static", "urls": ["http://10.0.0.5:3000", …]}</c>.</summary>
-    Static,
-}
+namespace Tocsin.Checks.RocketChatApps;
 
 /// <summary>
 /// Options of a <c>rocketchat-apps</c> check (seed 000's apps monitor): <c>serverUrl</c>, <c>userId</c>, <c>pat</c> (or
-/// <c>patEnv</c>/<c>patFile</c>; never logged or shown), <c>appIds</c> (all apps when absent), <c>discovery</c>,
-/// <c>instancePort</c> (3000, for instances listed without a port), <c>maxAttempts</c> (1–10, default 3) and <c>dryRun</c>.
+/// <c>patEnv</c>/<c>patFile</c>; never logged or shown), <c>appIds</c> (all apps when absent), <c>alertRoom</c>, <c>discovery</c>
+/// with <c>instancePort</c> (3000, for instances listed without a port), <c>maxAttempts</c> (1–10, default 3) and <c>dryRun</c>.
 /// </summary>
 public sealed record RocketChatAppsOptions
 {
@@ -29,14 +21,14 @@ public sealed record RocketChatAppsOptions
     /// <summary>The apps to watch, or empty for all.</summary>
     public IReadOnlyList<string> AppIds { get; init; } = [];
 
+    /// <summary>
+    /// The room id (or <c>#channel</c>) that gets this check's problems and recoveries through <c>chat.sendMessage</c> on
+    /// <see cref="ServerUrl"/> with the same credentials (config <c>alertRoom</c>; seed 000's <c>alertRoom</c>), or null.
+    /// </summary>
+    public string? AlertRoom { get; init; }
+
     /// <summary>How instances are found.</summary>
-    public DiscoveryType Discovery { get; init; } = DiscoveryType.InstancesApi;
-
-    /// <summary>The instances of a static discovery.</summary>
-    public IReadOnlyList<Uri> StaticUrls { get; init; } = [];
-
-    /// <summary>The port of instances listed without one. <value>Default: 3000.</value></summary>
-    public int InstancePort { get; init; } = 3000;
+    public InstanceDiscoveryOptions Discovery { get; init; } = new();
 
     /// <summary>Enable attempts per app and instance before the check gives up (1–10). <value>Default: 3.</value></summary>
     public int MaxAttempts { get; init; } = 3;
@@ -44,7 +36,10 @@ public sealed record RocketChatAppsOptions
     /// <summary>Report what would be fixed without changing anything. <value>Default: false.</value></summary>
     public bool DryRun { get; init; }
 
+    /// <summary>The credentials of <see cref="UserId"/> and <see cref="Pat"/>.</summary>
+    public RocketChatCredentials Credentials => new(UserId, Pat);
+
     /// <summary>Everything but the PAT.</summary>
     public override string ToString() =>
-        $"rocketchat-apps {ServerUrl} as {UserId} ({Discovery}{(DryRun ? ", dry run" : "")}, apps: {(AppIds.Count == 0 ? "all" : string.Join(",", AppIds))})";
+        $"rocketchat-apps {ServerUrl} as {UserId} ({Discovery.Describe()}{(DryRun ? ", dry run" : "")}, apps: {(AppIds.Count == 0 ? "all" : string.Join(",", AppIds))})";
 }

@@ -1,4 +1,5 @@
 using Tocsin.Checks;
+using Tocsin.Checks.RocketChat;
 using Tocsin.Checks.RocketChatApps;
 using Tocsin.Configuration;
 using Tocsin.Status;
@@ -25,8 +26,8 @@ public sealed class RocketChatAppsConfigTests
             "discovery": { "type": "static", "urls": ["http://10.0.0.5:3000", "http://10.0.0.6:3000"] }
             """);
         var o = Assert.IsType<RocketChatAppsOptions>(check.Options);
-        Assert.Equal(DiscoveryType.Static, o.Discovery);
-        Assert.Equal(2, o.StaticUrls.Count);
+        Assert.Equal(DiscoveryType.Static, o.Discovery.Type);
+        Assert.Equal(2, o.Discovery.StaticUrls.Count);
         Assert.Equal(5, o.MaxAttempts);
         Assert.True(o.DryRun);
         Assert.Equal(Pat, o.Pat);
@@ -45,9 +46,49 @@ public sealed class RocketChatAppsConfigTests
             "serverUrl": "https://chat.example.org", "userId": "u1", "patEnv": "TOCSIN_TEST_RC_PAT"
             """).Options);
         Assert.Equal(Pat, o.Pat);
-        Assert.Equal(DiscoveryType.InstancesApi, o.Discovery);
-        Assert.Equal(3000, o.InstancePort);
+        Assert.Equal(DiscoveryType.InstancesApi, o.Discovery.Type);
+        Assert.Equal(3000, o.Discovery.InstancePort);
         Assert.Equal(3, o.MaxAttempts);
+    }
+
+    [Fact]
+    public void The_kind_runs_every_5_minutes_on_the_leader_unless_told_otherwise()
+    {
+        var check = Check("""  "serverUrl": "https://chat.example.org", "userId": "u1", "pat": "p" """);
+        Assert.Equal(TimeSpan.FromMinutes(5), check.Interval);
+        Assert.Equal(CheckPlacement.Leader, check.Placement);
+
+        var set = Check("""  "serverUrl": "https://chat.example.org", "userId": "u1", "pat": "p", "interval": "1m", "placement": "shard" """);
+        Assert.Equal(TimeSpan.FromMinutes(1), set.Interval);
+        Assert.Equal(CheckPlacement.Shard, set.Placement);
+
+        // defaults.interval wins over the kind's default, as defaults.timeout does.
+        var config = Loader.Parse("""
+            { "defaults": { "interval": "2m" }, "checks": [{ "name": "apps", "kind": "rocketchat-apps", "serverUrl": "https://x", "userId": "u", "pat": "p" }] }
+            """, "/tocsin-tests/config.json");
+        Assert.Equal(TimeSpan.FromMinutes(2), config.Checks[0].Interval);
+    }
+
+    [Fact]
+    public void An_alert_room_becomes_a_rocketchat_channel_the_check_notifies_with_the_same_credentials()
+    {
+        var config = Loader.Parse($$"""
+            { "notifications": [{ "name": "ops", "type": "webhook", "url": "https://hooks.example.org/x" }],
+              "checks": [{ "name": "apps", "kind": "rocketchat-apps", "serverUrl": "https://chat.example.org", "userId": "u1", "pat": "{{Pat}}",
+                           "alertRoom": "ROOM1", "notify": ["ops"] }] }
+            """, "/tocsin-tests/config.json");
+        var channel = Assert.Single(config.Notifications, c => c.Name == RocketChatAppsCheckKind.AlertRoomChannelName("apps"));
+        Assert.Equal("rocketchat", channel.Type);
+        var o = Assert.IsType<Tocsin.Alerting.Channels.RocketChatChannelOptions>(channel.Options);
+        Assert.Equal("ROOM1", o.Room);
+        Assert.Equal(Pat, o.Pat);
+        Assert.False(o.RoomIsName);
+        Assert.Equal(["ops", channel.Name], config.Checks[0].Alerting.Notify);
+
+        var errors = Assert.Throws<ConfigException>(() => Loader.Parse("""
+            { "checks": [{ "name": "apps", "kind": "rocketchat-apps", "serverUrl": "https://x", "userId": "u", "pat": "p", "alertRoom": "two words" }] }
+            """, "/tocsin-tests/config.json")).Errors;
+        Assert.Contains(errors, e => e.ToString().Contains("alertRoom", StringComparison.Ordinal) && e.ToString().Contains("without spaces", StringComparison.Ordinal));
     }
 
     [Theory]
