@@ -42,6 +42,7 @@ internal static class TocsinCommand
         root.Subcommands.Add(AlertingCommands.BuildAck());
         root.Subcommands.Add(AlertingCommands.BuildSilence());
         root.Subcommands.Add(AlertingCommands.BuildNotifications());
+        root.Subcommands.Add(ImportCommand.Build());
         try
         {
             // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up

@@ -118,7 +118,8 @@ public static class RocketChatEndpoints
 /// for an unknown route, method and path.</param>
 /// <param name="Path">The request path, e.g. <c>/api/apps/abc/status</c>.</param>
 /// <param name="Time">When it arrived (the emulator's clock).</param>
-public sealed record RecordedCall(string Endpoint, string Path, DateTimeOffset Time);
+/// <param name="UserId">The <c>X-User-Id</c> header it carried (checked or not), or null.</param>
+public sealed record RecordedCall(string Endpoint, string Path, DateTimeOffset Time, string? UserId = null);
 
 /// <summary>An extra entry of <c>/api/v1/instances.get</c> with no server behind it (an unreachable instance).</summary>
 /// <param name="Id">Its instance record id.</param>

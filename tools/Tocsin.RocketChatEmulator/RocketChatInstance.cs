@@ -281,7 +281,8 @@ public sealed class RocketChatInstance : IAsyncDisposable
         string endpoint = context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } pattern }
             ? $"{context.Request.Method} {(pattern.StartsWith('/') ? pattern : "/" + pattern)}"
             : $"{context.Request.Method} {context.Request.Path}";
-        var call = new RecordedCall(endpoint, context.Request.Path.ToString(), _state.Time.GetUtcNow());
+        string? user = context.Request.Headers.TryGetValue("X-User-Id", out var u) ? u.ToString() : null;
+        var call = new RecordedCall(endpoint, context.Request.Path.ToString(), _state.Time.GetUtcNow(), user);
         lock (_lock)
         {
             _calls.Add(call);

@@ -31,7 +31,13 @@ internal static class StartCommand
         cmd.SetAction(async (parse, ct) =>
         {
             string path = TocsinCommand.ResolveConfigPath(parse);
-            var config = new ConfigLoader(CheckKinds.CreateDefault(TimeProvider.System)).Load(path);
+            var (config, dropInLevel) = LoadConfig(parse, path);
+            if (dropInLevel is { } l && level == LogLevel.Information)
+            {
+                level = l; // the apps monitor's LOG_LEVEL, unless -v was given
+            }
+
+            path = config.SourcePath;
             using var outbox = OpenOutbox(config.LocalDatabasePath);
             if (outbox is null)
             {
@@ -74,6 +80,41 @@ internal static class StartCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// The configuration at <paramref name="path"/>; or, when no configuration was named (no <c>--config-path</c>, no
+    /// <c>TOCSIN_CONFIG</c>), none exists at the default path, and seed 000's apps monitor settings are present
+    /// (<c>apps-monitor-config.json</c> in the working directory or its variables), a configuration with the equivalent
+    /// <c>rocketchat-apps</c> check (the drop-in), with the level <c>LOG_LEVEL</c> asks for.
+    /// </summary>
+    /// <exception cref="ConfigException">When the configuration, or the apps monitor's settings, are invalid or incomplete.</exception>
+    internal static (TocsinConfig Config, LogLevel? Level) LoadConfig(ParseResult parse, string path)
+    {
+        var loader = new ConfigLoader(CheckKinds.CreateDefault(TimeProvider.System));
+        string dropIn = Path.GetFullPath(Checks.RocketChatApps.AppsMonitorImport.FileName);
+        bool named = parse.GetValue(TocsinCommand.ConfigPath) is not null || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TOCSIN_CONFIG"));
+        if (named || File.Exists(path) || !Checks.RocketChatApps.AppsMonitorImport.IsPresent(dropIn, Environment.GetEnvironmentVariable))
+        {
+            return (loader.Load(path), null);
+        }
+
+        var warnings = new List<string>();
+        var settings = Checks.RocketChatApps.AppsMonitorImport.Read(dropIn, Environment.GetEnvironmentVariable, warnings);
+        foreach (string w in warnings)
+        {
+            Console.Error.WriteLine($"tocsin: warning: {w}");
+        }
+
+        var missing = Checks.RocketChatApps.AppsMonitorImport.Missing(settings);
+        if (missing.Count > 0)
+        {
+            throw new ConfigException(string.Join(" and ", settings.Sources), $"the apps monitor settings lack {string.Join(", ", missing)}; give them, or a Tocsin configuration (--config-path)");
+        }
+
+        Console.Error.WriteLine($"tocsin: no configuration at {path}: running the Rocket.Chat apps monitor from {string.Join(" and ", settings.Sources)} (`tocsin import apps-monitor` writes it as a Tocsin check)");
+        string json = Checks.RocketChatApps.AppsMonitorImport.ToConfigJson(settings, "~/.tocsin/local.db");
+        return (loader.Parse(json, File.Exists(dropIn) ? dropIn : Path.Join(Environment.CurrentDirectory, "(environment)")), settings.LogLevel);
     }
 
     /// <summary>Opens the outbox, or prints why it cannot be opened (EX_IOERR, 74) and returns <see langword="null"/>.</summary>
