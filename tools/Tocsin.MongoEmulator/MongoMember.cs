@@ -132,7 +132,7 @@ public sealed class MongoMember : IAsyncDisposable
 
     internal DateTimeOffset UpSince => _upSince;
 
-    internal async Task StartAsync(int port, CancellationToken cancellationToken)
+    internal Task StartAsync(int port, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var listener = new TcpListener(IPAddress.Loopback, port);
@@ -147,7 +147,7 @@ public sealed class MongoMember : IAsyncDisposable
         Volatile.Write(ref _listener, listener);
         var stop = _stop.Token;
         _acceptLoop = Task.Run(() => AcceptLoopAsync(listener, stop), CancellationToken.None);
-        await Task.Yield();
+        return Task.CompletedTask;
     }
 
     /// <summary>Stops listening and closes every open connection: connections are refused until <see cref="ComeBackAsync"/>.</summary>

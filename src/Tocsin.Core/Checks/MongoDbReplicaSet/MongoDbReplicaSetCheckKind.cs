@@ -132,7 +132,7 @@ public sealed class MongoDbReplicaSetCheckKind : ICheckKind, ICheckRunner, IDisp
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            return Unknown($"no answer to replSetGetStatus from {hosts} within {Seconds(check.Timeout * 0.9)}", client, connection);
+            return Unknown($"no answer to replSetGetStatus from {hosts} within {ReplicaSetVerdict.Seconds(check.Timeout * 0.9)}", client, connection);
         }
         catch (MongoAuthenticationException)
         {
@@ -152,7 +152,7 @@ public sealed class MongoDbReplicaSetCheckKind : ICheckKind, ICheckRunner, IDisp
         }
         catch (TimeoutException)
         {
-            return Unknown($"cannot reach the replica set: no member of {hosts} could be selected within {Seconds(selection)} ({ServerSummary(client, connection)})", client, connection);
+            return Unknown($"cannot reach the replica set: no member of {hosts} could be selected within {ReplicaSetVerdict.Seconds(selection)} ({ServerSummary(client, connection)})", client, connection);
         }
         catch (MongoConnectionException ex)
         {
@@ -236,8 +236,6 @@ public sealed class MongoDbReplicaSetCheckKind : ICheckKind, ICheckRunner, IDisp
         IPEndPoint i => i.ToString(),
         _ => endPoint.ToString() ?? "",
     };
-
-    private static string Seconds(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###}s");
 
     private static Exception Innermost(Exception e)
     {

@@ -140,7 +140,8 @@ public static class ReplicaSetVerdict
             ? (r > own ? r - own : TimeSpan.Zero)
             : null;
 
-    private static string Seconds(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###}s");
+    /// <summary>Seconds with up to 3 decimals and the unit: <c>45s</c>, <c>2.1s</c>.</summary>
+    internal static string Seconds(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###}s");
 
     private static string Number(double n) => n.ToString("0.###", CultureInfo.InvariantCulture);
 }

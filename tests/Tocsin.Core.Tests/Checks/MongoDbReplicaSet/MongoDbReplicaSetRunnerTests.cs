@@ -184,7 +184,7 @@ public sealed class MongoDbReplicaSetRunnerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_unreachable_port_is_unknown_before_the_timeout_and_the_password_is_not_shown()
+    public async Task An_unreachable_port_is_unknown_not_a_timeout_and_the_password_is_not_shown()
     {
         int port;
         using (var listener = new TcpListener(IPAddress.Loopback, 0))
@@ -194,10 +194,9 @@ public sealed class MongoDbReplicaSetRunnerTests : IAsyncLifetime
         }
 
         var r = await RunAsync(Check(connectionString: $"mongodb://monitor:{Password}@127.0.0.1:{port}/?replicaSet=rs0", timeout: "3s"));
-        Assert.Equal(CheckState.UNKNOWN, r.State);
+        Assert.Equal(CheckState.UNKNOWN, r.State); // reported by the check before the executor's timeout (CRITICAL "timed out")
         Assert.True(r.Message.Contains($"cannot reach the replica set: no member of 127.0.0.1:{port} could be selected within 2.1s", StringComparison.Ordinal), r.Message);
         Assert.Contains("Connection refused", r.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.True(r.DurationMs < 3000, $"took {r.DurationMs} ms");
         Assert.DoesNotContain(Password, r.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Password, r.Details!.ToJsonString(), StringComparison.Ordinal);
     }
