@@ -70,6 +70,24 @@ public sealed class ConfigCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Show_hides_the_password_of_a_mongodb_replicaset_checks_connection_string()
+    {
+        await File.WriteAllTextAsync(ConfigPath, """
+            {
+              "localDatabasePath": "./local.db",
+              "checks": [
+                { "name": "rs", "kind": "mongodb-replicaset", "connectionString": "mongodb://monitor:mongo-secret-5@db1:27017,db2:27017/?replicaSet=rs0" }
+              ]
+            }
+            """, TestContext.Current.CancellationToken);
+
+        var shown = await Ok("config", "show", "--config-path", ConfigPath);
+
+        Assert.DoesNotContain("mongo-secret-5", shown.Stdout + shown.Stderr, StringComparison.Ordinal);
+        Assert.Contains("mongodb://monitor:***@db1:27017,db2:27017/?replicaSet=rs0", shown.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Show_hides_the_secrets_of_notification_channels()
     {
         await File.WriteAllTextAsync(ConfigPath, """

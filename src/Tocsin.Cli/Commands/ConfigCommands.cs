@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
 using Tocsin.Checks;
+using Tocsin.Checks.MongoDbReplicaSet;
 using Tocsin.Configuration;
 using Tocsin.Storage.Postgres;
 
@@ -81,6 +82,12 @@ internal static class ConfigCommands
                     {
                         check[key] = Secrets.Mask;
                     }
+                }
+
+                // A mongodb-replicaset check's URI keeps its hosts, its password hidden.
+                if (check["connectionString"] is JsonValue c && c.TryGetValue(out string? connection))
+                {
+                    check["connectionString"] = MongoConnectionString.TryParse(connection, out var parsed, out _) ? parsed!.Redacted : Secrets.Mask;
                 }
             }
 

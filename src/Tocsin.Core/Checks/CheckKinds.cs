@@ -1,6 +1,7 @@
 using Tocsin.Checks.Command;
 using Tocsin.Checks.Heartbeat;
 using Tocsin.Checks.Http;
+using Tocsin.Checks.MongoDbReplicaSet;
 using Tocsin.Checks.RocketChatApps;
 using Tocsin.Checks.Tcp;
 
@@ -10,11 +11,12 @@ namespace Tocsin.Checks;
 public static class CheckKinds
 {
     /// <summary>
-    /// A registry with every built-in kind (<c>http</c>, <c>tcp</c>, <c>command</c>, <c>heartbeat</c>, <c>rocketchat-apps</c>, <c>rocketchat-instances</c>); heartbeat checks read
+    /// A registry with every built-in kind (<c>http</c>, <c>tcp</c>, <c>command</c>, <c>heartbeat</c>, <c>rocketchat-apps</c>, <c>rocketchat-instances</c>, <c>mongodb-replicaset</c>); heartbeat checks read
     /// their pings from <paramref name="pings"/> (the agent's, stored in its outbox), or from a memory of their own when null
     /// (enough to read a configuration).
     /// </summary>
     public static CheckKindRegistry CreateDefault(TimeProvider time, HeartbeatPings? pings = null) =>
         new([new HttpCheckKind(new HttpCheckRunner(time)), new TcpCheckKind(time), new CommandCheckKind(time), new HeartbeatCheckKind(time, pings),
-            new RocketChatAppsCheckKind(time), new RocketChatInstances.RocketChatInstancesCheckKind(time)]);
+            new RocketChatAppsCheckKind(time), new RocketChatInstances.RocketChatInstancesCheckKind(time),
+            new MongoDbReplicaSetCheckKind(time)]);
 }

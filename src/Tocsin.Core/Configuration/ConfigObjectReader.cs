@@ -278,14 +278,15 @@ public sealed class ConfigObjectReader
         return new ConfigObjectReader(v.Value, File, Location, Errors, _prefix + field + ".") { TimeZone = TimeZone };
     }
 
-    /// <summary>Reports every field of the object that no read asked for.</summary>
+    /// <summary>Reports every field of the object that no read asked for (a password inside a URI value is shown as <c>***</c>).</summary>
     public void RejectUnknownFields()
     {
         foreach (var p in _element.EnumerateObject())
         {
             if (!_known.Contains(p.Name))
             {
-                Error(p.Name, Truncate(p.Value.GetRawText()), $"unknown field; allowed: {string.Join(", ", _known.Order(StringComparer.Ordinal))}");
+                // A misspelt field may hold a URI with a password (e.g. a connection string): never echo that password.
+                Error(p.Name, Truncate(Secrets.RedactConnectionString(p.Value.GetRawText())), $"unknown field; allowed: {string.Join(", ", _known.Order(StringComparer.Ordinal))}");
             }
         }
     }
