@@ -157,6 +157,18 @@ public sealed class KubernetesPodDiscovery : IDisposable
         return ports.FirstOrDefault(p => p.Name == "http")?.ContainerPort ?? ports.FirstOrDefault()?.ContainerPort ?? defaultPort;
     }
 
+    /// <summary>How many clients are kept (one per credential source), for tests.</summary>
+    internal int ClientCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _clients.Count;
+            }
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -345,7 +357,9 @@ public sealed class KubernetesPodDiscovery : IDisposable
 
             case HttpRequestException h:
                 return new KubernetesDiscoveryException(KubernetesDiscoveryFailure.Unreachable,
-                    $"cannot reach the Kubernetes API at {client.Host}: {h.Message}{(h.InnerException is AuthenticationException a ? $" ({a.Message})" : "")}");
+                    $"cannot reach the Kubernetes API at {client.Host}: " + (h.InnerException is AuthenticationException a
+                        ? $"TLS handshake failed ({a.Message}); is the kubeconfig's certificate-authority-data (or the service account's ca.crt) the cluster's CA?"
+                        : h.Message));
             case OperationCanceledException:
                 return new KubernetesDiscoveryException(KubernetesDiscoveryFailure.Unreachable,
                     $"the Kubernetes API at {client.Host} did not answer within {RequestTimeout.TotalSeconds:0} s");
