@@ -319,6 +319,21 @@ public sealed class KubernetesPodDiscoveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pods_pointing_at_emulated_rocketchat_instances_give_their_base_addresses()
+    {
+        await using var chat = await Tocsin.RocketChatEmulator.RocketChatEmulator.StartAsync(new() { Instances = 2 }, Ct);
+        _account.Allow("rc", "list");
+        foreach (var instance in chat.Instances)
+        {
+            _k8s.Apply(KubernetesPod.RocketChat($"rocketchat-{instance.Index}", "127.0.0.1", instance.BaseAddress.Port, "rc"));
+        }
+
+        Kubeconfig(ns: "rc");
+        var urls = await _discovery.DiscoverAsync(Options("""{ "type": "kubernetes", "kubeconfig": "kubeconfig" }"""), 3000, Ct);
+        Assert.Equal(chat.Instances.Select(i => i.BaseAddress), urls);
+    }
+
+    [Fact]
     public async Task A_cancelled_discovery_throws_OperationCanceledException()
     {
         Kubeconfig();
