@@ -51,6 +51,10 @@ public sealed class CronSchedule : IEquatable<CronSchedule>
     public DateTimeOffset? NextOrSame(DateTimeOffset from) =>
         _expression.GetNextOccurrence(from.ToUniversalTime(), TimeZone, inclusive: true)?.ToUniversalTime();
 
+    /// <summary>The last occurrence strictly before <paramref name="before"/> (UTC), or null when the expression never fired before it.</summary>
+    public DateTimeOffset? Previous(DateTimeOffset before) =>
+        _expression.GetPreviousOccurrence(before.ToUniversalTime(), TimeZone, inclusive: false)?.ToUniversalTime();
+
     /// <summary>
     /// The gap between the first two occurrences after <paramref name="from"/>: a nominal interval used where a check needs
     /// one (the cap of an implicit timeout, when a run waiting for a slot is too late). Null when it fires less than twice.

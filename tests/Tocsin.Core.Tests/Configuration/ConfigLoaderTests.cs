@@ -107,7 +107,7 @@ public sealed class ConfigLoaderTests
     {
         OnlyError(
             Checks("""{ "name": "a", "kind": "gopher", "url": "http://127.0.0.1/" }"""),
-            "checks[0] \"a\"", "kind", "\"gopher\"", "unknown check kind; allowed: command, heartbeat, http, mongodb-replicaset, rocketchat-apps, rocketchat-instances, tcp");
+            "checks[0] \"a\"", "kind", "\"gopher\"", "unknown check kind; allowed: backup-freshness, command, heartbeat, http, mongodb-replicaset, rocketchat-apps, rocketchat-instances, tcp");
     }
 
     [Fact]

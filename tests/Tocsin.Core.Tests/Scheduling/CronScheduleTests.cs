@@ -33,6 +33,16 @@ public sealed class CronScheduleTests
     }
 
     [Fact]
+    public void Previous_is_the_last_occurrence_strictly_before()
+    {
+        var s = CronSchedule.Parse("1 0 * * *", TimeZoneInfo.Utc);
+
+        Assert.Equal(Utc("2026-12-03T00:01:00Z"), s.Previous(Utc("2026-12-03T11:00:00Z")));
+        Assert.Equal(Utc("2026-12-02T00:01:00Z"), s.Previous(Utc("2026-12-03T00:01:00Z")));
+        Assert.Equal(Utc("2026-12-02T23:01:00Z"), CronSchedule.Parse("1 0 * * *", Paris).Previous(Utc("2026-12-03T11:00:00Z")));
+    }
+
+    [Fact]
     public void Daily_time_follows_the_zones_wall_clock_across_both_dst_changes()
     {
         var s = CronSchedule.Parse("30 2 * * *", Paris);
