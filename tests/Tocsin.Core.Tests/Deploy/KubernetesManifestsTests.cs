@@ -2,6 +2,7 @@ using System.Text.Json;
 using k8s;
 using k8s.Models;
 using Tocsin.Checks;
+using Tocsin.Checks.RocketChat;
 using Tocsin.Checks.RocketChatApps;
 using Tocsin.Configuration;
 using Tocsin.Discovery;
@@ -166,23 +167,13 @@ public sealed class KubernetesManifestsTests
             Assert.Empty(errors);
         }
 
-        // Everything loads. Until rocketchat-apps is wired to KubernetesPodDiscovery its loader refuses "type": "kubernetes":
-        // that one error is tolerated (remove this when it is wired), and the rest is checked with a static discovery.
-        try
-        {
-            loader.Parse(json, folder.File("tocsin.json"));
-        }
-        catch (ConfigException ex)
-        {
-            Assert.All(ex.Errors, e => Assert.True(e.Field == "discovery.type" && e.Value == "\"kubernetes\"", e.ToString()));
-        }
-
-        string withStatic = json.Replace("\"discovery\": { \"type\": \"kubernetes\" }", "\"discovery\": { \"type\": \"static\", \"urls\": [\"http://10.0.0.5:3000\"] }", StringComparison.Ordinal);
-        Assert.NotEqual(json, withStatic);
-        var config = loader.Parse(withStatic, folder.File("tocsin.json"));
+        // Everything loads, with the Kubernetes discovery of the manifest.
+        var config = loader.Parse(json, folder.File("tocsin.json"));
         Assert.Equal("/var/lib/tocsin/local.db", config.LocalDatabasePath);
         var apps = Assert.IsType<RocketChatAppsOptions>(Assert.Single(config.Checks, c => c.Kind == RocketChatAppsCheckKind.KindName).Options);
         Assert.Equal(pat, apps.Pat);
+        Assert.Equal(DiscoveryType.Kubernetes, apps.Discovery.Type);
+        Assert.NotNull(apps.Discovery.Kubernetes);
         Assert.True(config.WebAuth.IsConfigured);
     }
 

@@ -53,6 +53,9 @@ public sealed class BackupFreshnessCheckKind : ICheckKind, ICheckRunner
     /// <summary>30 s: a backup volume may be a slow network mount.</summary>
     public TimeSpan? DefaultTimeout => TimeSpan.FromSeconds(30);
 
+    /// <summary>5 minutes: dumps are made hours apart, and listing a large folder every 30 s is wasted I/O.</summary>
+    public TimeSpan? DefaultInterval => TimeSpan.FromMinutes(5);
+
     /// <inheritdoc />
     public string Describe(object options) => options is BackupFreshnessOptions o
         ? $"backups {Path.TrimEndingDirectorySeparator(o.Path)}/{o.Pattern}, {o.Expectation}{(o.Keep is { } k ? $", keep {k}" : "")}"

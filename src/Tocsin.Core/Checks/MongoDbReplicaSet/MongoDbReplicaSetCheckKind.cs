@@ -50,6 +50,9 @@ public sealed class MongoDbReplicaSetCheckKind : ICheckKind, ICheckRunner, IDisp
     /// <inheritdoc />
     public TimeSpan? DefaultTimeout => TimeSpan.FromSeconds(10);
 
+    /// <summary>1 minute: an election or a lagging member shows within a minute without a command every 30 s.</summary>
+    public TimeSpan? DefaultInterval => TimeSpan.FromMinutes(1);
+
     /// <summary>Driver clients held now (for tests and diagnostics).</summary>
     public int CachedClients => _clients.Count;
 

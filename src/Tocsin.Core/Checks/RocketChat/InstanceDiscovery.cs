@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Tocsin.Configuration;
+using Tocsin.Discovery;
 
 namespace Tocsin.Checks.RocketChat;
 
@@ -25,6 +26,10 @@ public sealed record InstanceDiscoveryOptions
     /// <summary>How instances are found. <value>Default: <see cref="DiscoveryType.InstancesApi"/>.</value></summary>
     public DiscoveryType Type { get; init; } = DiscoveryType.InstancesApi;
 
+    /// <summary>The pods to look for, with <see cref="DiscoveryType.Kubernetes"/> (the discovery object's <c>namespace</c>,
+    /// <c>labelSelector</c>, <c>namePrefix</c>, <c>port</c>, <c>kubeconfig</c>, <c>context</c>).</summary>
+    public KubernetesDiscoveryOptions? Kubernetes { get; init; }
+
     /// <summary>The instances of a static discovery.</summary>
     public IReadOnlyList<Uri> StaticUrls { get; init; } = [];
 
@@ -41,6 +46,7 @@ public sealed record InstanceDiscoveryOptions
     public string Describe() => Type switch
     {
         DiscoveryType.Static => $"{StaticUrls.Count} static instances",
+        DiscoveryType.Kubernetes when Kubernetes is not null => Kubernetes.Describe(),
         _ => "instances.get",
     };
 
@@ -88,7 +94,7 @@ public sealed record InstanceDiscoveryOptions
                 result = result with { Type = DiscoveryType.Static, StaticUrls = urls };
                 break;
             case "kubernetes":
-                d.Error("type", "\"kubernetes\"", "KUBERNETES-PENDING");
+                result = result with { Type = DiscoveryType.Kubernetes, Kubernetes = KubernetesDiscoveryOptions.Read(d) };
                 break;
             case null or "instances-api":
                 break;
@@ -117,6 +123,9 @@ public sealed record RocketChatInstanceInfo(Uri Url, string? Id = null, bool? Co
 /// <summary>Finds the instances of a Rocket.Chat cluster by <see cref="InstanceDiscoveryOptions"/>.</summary>
 internal static class InstanceDiscovery
 {
+    // One for the process: it caches a Kubernetes client per credential source, shared by every Rocket.Chat check.
+    private static readonly KubernetesPodDiscovery Pods = new();
+
     /// <summary>
     /// The instances, distinct by address, in the order found. For <see cref="DiscoveryType.InstancesApi"/>, reads
     /// <c>GET {serverUrl}/api/v1/instances.get</c> (seed 000's earlier version: <c>{"instances":[{"address","currentStatus":
@@ -131,6 +140,17 @@ internal static class InstanceDiscovery
         {
             case DiscoveryType.Static:
                 return [.. o.StaticUrls.Select(u => new RocketChatInstanceInfo(u)).DistinctBy(i => i.Address)];
+            case DiscoveryType.Kubernetes when o.Kubernetes is not null:
+                try
+                {
+                    var found = await Pods.DiscoverPodsAsync(o.Kubernetes, o.InstancePort, ct).ConfigureAwait(false);
+                    return [.. found.Instances.Select(p => new RocketChatInstanceInfo(p.Url, p.Name)).DistinctBy(i => i.Address)];
+                }
+                catch (KubernetesDiscoveryException ex)
+                {
+                    throw new RocketChatFetchException($"Kubernetes: {ex.Message}");
+                }
+
             default:
                 if (serverUrl is null)
                 {

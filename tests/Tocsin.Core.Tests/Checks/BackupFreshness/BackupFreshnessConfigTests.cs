@@ -19,6 +19,13 @@ public sealed class BackupFreshnessConfigTests
         [.. Assert.Throws<ConfigException>(() => Check(fields)).Errors.Select(e => e.ToString())];
 
     [Fact]
+    public void The_interval_defaults_to_five_minutes_unless_set()
+    {
+        Assert.Equal(TimeSpan.FromMinutes(5), Check("""  "path": "/var/data", "maxAge": "26h" """).Interval);
+        Assert.Equal(TimeSpan.FromMinutes(2), Check("""  "path": "/var/data", "maxAge": "26h" """, """ "defaults": { "interval": "2m" }, """).Interval);
+    }
+
+    [Fact]
     public void Seed_001_options_are_read_with_the_default_pattern_time_zone_and_grace()
     {
         var check = Check("""  "interval": "5m", "path": "/var/data", "schedule": "1 0 * * *", "keep": 7, "minSize": "1MB" """);

@@ -28,6 +28,7 @@ public sealed class MongoDbReplicaSetConfigTests
         Assert.Equal("rs0", o.ReplicaSet);
         Assert.Equal(3, o.ExpectedMembers);
         Assert.Equal(TimeSpan.FromSeconds(10), o.MaxLag);
+        Assert.Equal(TimeSpan.FromMinutes(1), check.Interval); // the kind's default interval
         Assert.Equal(TimeSpan.FromSeconds(20), o.CriticalLag);
         Assert.Equal(["db1:27017", "db2:27017", "db3:27017"], o.ConnectionString.Hosts);
         Assert.Equal("monitor", o.ConnectionString.User);
