@@ -67,10 +67,14 @@ public sealed class BackupFreshnessCheckKind : ICheckKind, ICheckRunner
         ArgumentNullException.ThrowIfNull(reader);
         var r = reader;
         string? path = r.String("path", required: true);
-        if (path is not null && (path.Contains('\0', StringComparison.Ordinal) || !Path.IsPathFullyQualified(path)))
+        if (path is not null && (path.Trim().Length == 0 || path.Contains('\0', StringComparison.Ordinal)))
         {
-            r.Error("path", ConfigObjectReader.Quote(path), "must be the absolute path of the backup folder, e.g. \"/var/data\"");
+            r.Error("path", ConfigObjectReader.Quote(path), "must be the path of the backup folder, e.g. \"/var/data\" (a relative path is relative to the configuration file's folder)");
             path = null;
+        }
+        else if (path is not null)
+        {
+            path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(r.File) ?? ".", ConfigLoader.ExpandHome(path)));
         }
 
         string patternText = r.String("pattern") ?? DumpNamePattern.Default;

@@ -17,7 +17,7 @@ public sealed record BackupFreshnessOptions
     /// <summary>The default <see cref="Grace"/>: 1 h.</summary>
     public static readonly TimeSpan DefaultGrace = TimeSpan.FromHours(1);
 
-    /// <summary>The backup folder (config <c>path</c>, absolute), whose entries are the dumps.</summary>
+    /// <summary>The backup folder's full path (config <c>path</c>; relative to the configuration file's folder, <c>~</c> expanded), whose entries are the dumps.</summary>
     public required string Path { get; init; }
 
     /// <summary>How dumps are named (config <c>pattern</c>). <value>Default: <see cref="DumpNamePattern.Default"/>.</value></summary>

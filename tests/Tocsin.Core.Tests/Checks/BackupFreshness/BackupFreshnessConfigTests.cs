@@ -19,6 +19,12 @@ public sealed class BackupFreshnessConfigTests
         [.. Assert.Throws<ConfigException>(() => Check(fields)).Errors.Select(e => e.ToString())];
 
     [Fact]
+    public void A_relative_path_is_relative_to_the_configuration_file()
+    {
+        Assert.Equal(Path.GetFullPath("/tocsin-tests/backups"), Options("""  "path": "backups", "maxAge": "26h" """).Path);
+    }
+
+    [Fact]
     public void The_interval_defaults_to_five_minutes_unless_set()
     {
         Assert.Equal(TimeSpan.FromMinutes(5), Check("""  "path": "/var/data", "maxAge": "26h" """).Interval);
@@ -70,7 +76,7 @@ public sealed class BackupFreshnessConfigTests
 
     [Theory]
     [InlineData("""  "schedule": "1 0 * * *" """, "field \"path\": is required")]
-    [InlineData("""  "path": "backups", "schedule": "1 0 * * *" """, "field \"path\" = \"backups\": must be the absolute path of the backup folder")]
+    [InlineData("""  "path": " ", "schedule": "1 0 * * *" """, "field \"path\" = \" \": must be the path of the backup folder")]
     [InlineData("""  "path": "/b" """, "field \"maxAge\": is required: how old the newest dump may be")]
     [InlineData("""  "path": "/b", "maxAge": "25h", "schedule": "1 0 * * *" """, "field \"schedule\": give only one of \"maxAge\"")]
     [InlineData("""  "path": "/b", "schedule": "1 0 * *" """, "field \"schedule\" = \"1 0 * *\": is not a cron expression")]
