@@ -127,6 +127,29 @@ internal static class InstanceDiscovery
     private static readonly KubernetesPodDiscovery Pods = new();
 
     /// <summary>
+    /// The instances for one run, or the UNKNOWN message a check reports when there are none to judge: the credentials
+    /// refused by instances.get (<c>http://chat:3000 refused …</c>), the instances not listable
+    /// (<c>cannot list the instances: …</c>), or none found (<c>no instance found (pods app=rocketchat in namespace chat)</c>).
+    /// </summary>
+    public static async Task<(IReadOnlyList<RocketChatInstanceInfo> Instances, string? Problem)> FindAsync(
+        HttpClient http, InstanceDiscoveryOptions o, Uri? serverUrl, RocketChatCredentials? credentials, CancellationToken ct)
+    {
+        try
+        {
+            var instances = await DiscoverAsync(http, o, serverUrl, credentials, ct).ConfigureAwait(false);
+            return (instances, instances.Count == 0 ? $"no instance found ({o.Describe()})" : null);
+        }
+        catch (RocketChatAuthException ex)
+        {
+            return ([], $"{serverUrl?.GetLeftPart(UriPartial.Authority)} {ex.Message}");
+        }
+        catch (RocketChatFetchException ex)
+        {
+            return ([], $"cannot list the instances: {ex.Message}");
+        }
+    }
+
+    /// <summary>
     /// The instances, distinct by address, in the order found. For <see cref="DiscoveryType.InstancesApi"/>, reads
     /// <c>GET {serverUrl}/api/v1/instances.get</c> (seed 000's earlier version: <c>{"instances":[{"address","currentStatus":
     /// {"connected","lastHeartbeatTime"},"instanceRecord":{"_id","extraInformation":{"host","port"}}}],"success":true}</c>).

@@ -121,26 +121,13 @@ public sealed class RocketChatAppsCheckKind : ICheckKind, ICheckRunner, IImplies
         ArgumentNullException.ThrowIfNull(check);
         var o = (RocketChatAppsOptions)check.Options;
         var details = new JsonObject();
-        IReadOnlyList<RocketChatInstanceInfo> instances;
-        try
+        var (instances, problem) = await InstanceDiscovery.FindAsync(_http, o.Discovery, o.ServerUrl, o.Credentials, cancellationToken).ConfigureAwait(false);
+        if (problem is not null)
         {
-            instances = await InstanceDiscovery.DiscoverAsync(_http, o.Discovery, o.ServerUrl, o.Credentials, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RocketChatAuthException ex)
-        {
-            return new RunOutcome(CheckState.UNKNOWN, $"{o.ServerUrl.GetLeftPart(UriPartial.Authority)} {ex.Message}", null, details);
-        }
-        catch (RocketChatFetchException ex)
-        {
-            return new RunOutcome(CheckState.UNKNOWN, $"cannot list the instances: {ex.Message}", null, details);
+            return new RunOutcome(CheckState.UNKNOWN, problem, null, details);
         }
 
         details["instances"] = new JsonArray([.. instances.Select(i => (JsonNode)new JsonObject { ["address"] = i.Address, ["id"] = i.Id })]);
-        if (instances.Count == 0)
-        {
-            return new RunOutcome(CheckState.UNKNOWN, $"no instance found ({o.Discovery.Describe()})", null, details);
-        }
-
         var read = await Task.WhenAll(instances.Select(i => ReadAppsAsync(o, i.Url, cancellationToken))).ConfigureAwait(false);
         if (read.Any(r => r.Error == Unauthorized))
         {

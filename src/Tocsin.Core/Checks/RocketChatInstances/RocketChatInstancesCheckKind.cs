@@ -121,23 +121,10 @@ public sealed class RocketChatInstancesCheckKind : ICheckKind, ICheckRunner
         ArgumentNullException.ThrowIfNull(check);
         var o = (RocketChatInstancesOptions)check.Options;
         var details = new JsonObject();
-        IReadOnlyList<RocketChatInstanceInfo> instances;
-        try
+        var (instances, problem) = await InstanceDiscovery.FindAsync(_http, o.Discovery, o.ServerUrl, o.Credentials, cancellationToken).ConfigureAwait(false);
+        if (problem is not null)
         {
-            instances = await InstanceDiscovery.DiscoverAsync(_http, o.Discovery, o.ServerUrl, o.Credentials, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RocketChatAuthException ex)
-        {
-            return new RunOutcome(CheckState.UNKNOWN, $"{o.ServerUrl?.GetLeftPart(UriPartial.Authority)} {ex.Message}", null, details);
-        }
-        catch (RocketChatFetchException ex)
-        {
-            return new RunOutcome(CheckState.UNKNOWN, $"cannot list the instances: {ex.Message}", null, details);
-        }
-
-        if (instances.Count == 0)
-        {
-            return new RunOutcome(CheckState.UNKNOWN, $"no instance found ({o.Discovery.Describe()})", null, details);
+            return new RunOutcome(CheckState.UNKNOWN, problem, null, details);
         }
 
         var parts = new List<string>();
