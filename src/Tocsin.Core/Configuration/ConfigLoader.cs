@@ -43,7 +43,11 @@ public sealed class ConfigLoader
     private readonly CheckKindRegistry _kinds;
     private readonly Alerting.NotificationChannelTypeRegistry _channelTypes;
 
-    /// <summary>Creates a loader that knows the given check kinds.</summary>
+    /// <summary>Reads environment variables the configuration honours (seed 002's <c>LOGS_TIMEWINDOW</c>, <c>CLEANUP_INTERVAL</c>).
+    /// <value>Default: the process environment.</value></summary>
+    public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
+
+    /// <summary>Creates a loader for <paramref name="kinds"/> and <paramref name="channelTypes"/> (default: the built-in ones).</summary>
     public ConfigLoader(CheckKindRegistry kinds, Alerting.NotificationChannelTypeRegistry? channelTypes = null)
     {
         _kinds = kinds;
@@ -59,7 +63,7 @@ public sealed class ConfigLoader
         string? path = explicitPath;
         if (string.IsNullOrWhiteSpace(path))
         {
-            path = Environment.GetEnvironmentVariable("TOCSIN_CONFIG");
+            path = System.Environment.GetEnvironmentVariable("TOCSIN_CONFIG");
         }
 
         if (string.IsNullOrWhiteSpace(path))
@@ -75,7 +79,7 @@ public sealed class ConfigLoader
     {
         if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
         {
-            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            string home = System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile);
             return Path.Join(home, path.AsSpan(1));
         }
 
@@ -251,6 +255,7 @@ public sealed class ConfigLoader
 
         var maintenance = AlertingConfigReader.ReadMaintenance(root, zone);
         AlertingConfigReader.ValidateReferences(path, root.Errors, checks, channels, maintenance);
+        var ingestion = Ingestion.IngestionOptions.Read(root, Environment);
 
         root.RejectUnknownFields();
         return new TocsinConfig
@@ -278,6 +283,7 @@ public sealed class ConfigLoader
             DeliveryTimeout = deliveryTimeout,
             DeliveryGiveUpAfter = giveUpAfter,
             WebPublicUrl = publicUrl,
+            Ingestion = ingestion,
         };
     }
 

@@ -98,6 +98,9 @@ public sealed record TocsinConfig
 
     /// <summary>The time zone of cron schedules (config <c>timeZone</c>, an IANA name such as <c>Europe/Paris</c>). <value>Default: UTC.</value></summary>
     public TimeZoneInfo TimeZone { get; init; } = TimeZoneInfo.Utc;
+
+    /// <summary>The log and notification backend (section <c>ingestion</c>, seed 002).</summary>
+    public Ingestion.IngestionOptions Ingestion { get; init; } = new();
 }
 
 /// <summary>The file formats Tocsin reads.</summary>

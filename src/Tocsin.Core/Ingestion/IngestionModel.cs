@@ -1,0 +1,101 @@
+namespace Tocsin.Ingestion;
+
+/// <summary>What a token may do on <c>/ws</c> and <c>/api/v1/logs|notifications</c> (seed 002: the watchdog or a user who owns it).</summary>
+public enum IngestionRole
+{
+    /// <summary><c>agent</c>: the watchdog itself. Uploads logs and notifications, reads its own rows, reads and writes its configuration.</summary>
+    Agent,
+
+    /// <summary><c>user</c>: someone who owns the watchdog. Reads rows and the configuration, receives live notifications; cannot upload.</summary>
+    User,
+}
+
+/// <summary>The two kinds of rows agents upload (seed 002's tables <c>logs</c> and <c>notifications</c>).</summary>
+public enum RowKind
+{
+    /// <summary>Logs: many, short-lived (<c>ingestion.logRetention</c>).</summary>
+    Logs,
+
+    /// <summary>Notifications: few, pushed live to user sockets, kept longer (<c>ingestion.notificationRetention</c>).</summary>
+    Notifications,
+}
+
+/// <summary>
+/// Who is connected: the identity every row is scoped by (seed 002's <c>wdcode</c>) and the role of the token used.
+/// </summary>
+/// <param name="Identity">1–128 characters of <c>A-Z a-z 0-9 . _ : -</c>.</param>
+/// <param name="Role">What the token may do.</param>
+/// <param name="TokenId">The public id of the token used (for logs; never the token).</param>
+public sealed record IngestionPrincipal(string Identity, IngestionRole Role, string TokenId);
+
+/// <summary>
+/// One uploaded row, validated (seed 002's <c>{"level": 20, "time": 1700000000.12, "sender": "dns", "message": "…"}</c>).
+/// </summary>
+/// <param name="Sender">Who in the agent sent it (1 – <c>maxSenderLength</c> characters).</param>
+/// <param name="Message">The text (0 – <c>maxMessageLength</c> characters).</param>
+/// <param name="Level">0–100 (Python logging's numbers: debug 10, info 20, warning 30, error 40, critical 50).</param>
+/// <param name="Time">When it happened (UTC, microsecond precision).</param>
+public readonly record struct IngestionRow(string Sender, string Message, int Level, DateTimeOffset Time);
+
+/// <summary>The rows of one upload (one frame or one HTTP request) of one identity.</summary>
+/// <param name="Identity">The uploader's identity.</param>
+/// <param name="Rows">At least one row.</param>
+public sealed record IngestionBatch(string Identity, IReadOnlyList<IngestionRow> Rows);
+
+/// <summary>A stored row, as read back.</summary>
+/// <param name="Id">Its id: increasing in commit order within a store (SQLite rowid, PostgreSQL bigint identity).</param>
+/// <param name="Identity">Whose row it is.</param>
+/// <param name="Sender">See <see cref="IngestionRow.Sender"/>.</param>
+/// <param name="Message">See <see cref="IngestionRow.Message"/>.</param>
+/// <param name="Level">See <see cref="IngestionRow.Level"/>.</param>
+/// <param name="Time">See <see cref="IngestionRow.Time"/>.</param>
+public sealed record StoredRow(long Id, string Identity, string Sender, string Message, int Level, DateTimeOffset Time);
+
+/// <summary>
+/// A read of one identity's rows (seed 002's <c>getLogs</c> / <c>getNotifications</c>): rows whose <c>time</c> is at or after
+/// <paramref name="Since"/>, optionally of one sender and with <c>level &lt;= MaxLevel</c>, newest first (by time, then id).
+/// </summary>
+/// <param name="Identity">Only this identity's rows.</param>
+/// <param name="Since">Oldest time included (seed 002: now − <c>timewindow</c> seconds).</param>
+/// <param name="Sender">Only this sender, when set (exact match).</param>
+/// <param name="MaxLevel">Only rows with level ≤ this, when set.</param>
+/// <param name="Limit">Most rows answered (1–10000).</param>
+/// <param name="Before">Paging: only rows strictly older than this (time, id) position, when set.</param>
+public sealed record RowQuery(string Identity, DateTimeOffset Since, string? Sender = null, int? MaxLevel = null, int Limit = 1000, RowCursor? Before = null);
+
+/// <summary>A position in newest-first order: the last row of a page.</summary>
+/// <param name="Time">That row's time.</param>
+/// <param name="Id">That row's id.</param>
+public sealed record RowCursor(DateTimeOffset Time, long Id);
+
+/// <summary>A stored ingestion token (its SHA-256 only; the token itself is shown once, at creation).</summary>
+/// <param name="Id">Public id for <c>tokens list|revoke</c>: the first 12 hex digits of the token's SHA-256.</param>
+/// <param name="Identity">The identity it names.</param>
+/// <param name="Role">Its role.</param>
+/// <param name="CreatedAt">When it was made (UTC).</param>
+/// <param name="RevokedAt">When it was revoked (UTC), or null while valid.</param>
+public sealed record IngestionToken(string Id, string Identity, IngestionRole Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+/// <summary>
+/// Thrown by an <see cref="IIngestionStore"/> when rows could not be committed (or read): nothing of the failed transaction
+/// was written. The message names the cause without any password or token.
+/// </summary>
+public sealed class IngestionStoreException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public IngestionStoreException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public IngestionStoreException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and its cause (which must not carry secrets).</summary>
+    public IngestionStoreException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
