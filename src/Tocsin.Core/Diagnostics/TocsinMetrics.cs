@@ -29,7 +29,23 @@ public sealed class TocsinMetrics : IDisposable
         NotificationFailures = _meter.CreateCounter<long>("tocsin.notifications.failures", "{attempt}", "Notification delivery attempts that failed, by channel (retried unless given up).");
         NotificationsGivenUp = _meter.CreateCounter<long>("tocsin.notifications.given_up", "{notification}", "Notifications given up after too many refusals or too long, by channel.");
         OutboxDropped = _meter.CreateCounter<long>("tocsin.outbox.dropped", "{result}", "Unexported results deleted because the outbox passed maxOutboxSize: lost for the central database.");
+        IngestedRows = _meter.CreateCounter<long>("tocsin.ingest.rows", "{row}", "Uploaded log and notification rows committed (acknowledged), by kind.");
+        IngestFailures = _meter.CreateCounter<long>("tocsin.ingest.failures", "{transaction}", "Ingestion transactions that failed: their uploads were answered success:false, nothing stored.");
+        IngestBatchRows = _meter.CreateHistogram<long>("tocsin.ingest.transaction_rows", "{row}", "Rows committed per ingestion transaction (uploads of several connections together).");
+        IngestPurgedRows = _meter.CreateCounter<long>("tocsin.ingest.purged", "{row}", "Log and notification rows deleted by retention, by kind.");
     }
+
+    /// <summary>Uploaded rows committed (tag: kind = logs | notifications).</summary>
+    public Counter<long> IngestedRows { get; }
+
+    /// <summary>Failed ingestion transactions (tag: kind).</summary>
+    public Counter<long> IngestFailures { get; }
+
+    /// <summary>Rows per ingestion transaction (tag: kind).</summary>
+    public Histogram<long> IngestBatchRows { get; }
+
+    /// <summary>Rows purged by retention (tag: kind).</summary>
+    public Counter<long> IngestPurgedRows { get; }
 
     /// <summary>Check runs finished (tags: kind, state).</summary>
     public Counter<long> Runs { get; }

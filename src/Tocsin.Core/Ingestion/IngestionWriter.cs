@@ -1,0 +1,153 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Tocsin.Diagnostics;
+
+namespace Tocsin.Ingestion;
+
+/// <summary>
+/// The running server's <see cref="IIngestionWriter"/>: uploads of every connection wait in a bounded queue per kind (logs,
+/// notifications) and one loop per kind commits what is waiting in one transaction (group commit: no timer, the batch is
+/// whatever arrived while the previous transaction ran, up to <see cref="MaxRowsPerTransaction"/>). Each upload's task
+/// completes after its transaction commits, or fails with <see cref="IngestionStoreException"/> (then none of that
+/// upload's rows is stored: when a transaction of several uploads fails, each is tried again alone, so one bad upload
+/// fails only itself). A full queue makes <see cref="SubmitAsync"/> wait: back-pressure up to the sockets.
+/// </summary>
+public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
+{
+    /// <summary>Uploads waiting per kind before <see cref="SubmitAsync"/> waits.</summary>
+    public const int QueueCapacity = 4096;
+
+    /// <summary>Most rows in one transaction (an upload is never split).</summary>
+    public const int MaxRowsPerTransaction = 50_000;
+
+    private readonly IIngestionStore _store;
+    private readonly TocsinMetrics? _metrics;
+    private readonly ILogger _logger;
+    private readonly Dictionary<RowKind, Channel<Pending>> _queues = [];
+    private readonly Task[] _loops;
+
+    /// <summary>Starts the two commit loops over <paramref name="store"/> (already initialised).</summary>
+    public IngestionWriter(IIngestionStore store, ILogger<IngestionWriter> logger, TocsinMetrics? metrics = null)
+    {
+        _store = store;
+        _logger = logger;
+        _metrics = metrics;
+        _loops = [.. Enum.GetValues<RowKind>().Select(kind =>
+        {
+            var queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+            _queues[kind] = queue;
+            return Task.Run(() => CommitLoopAsync(kind, queue.Reader));
+        })];
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<StoredRow>> SubmitAsync(RowKind kind, IngestionBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentOutOfRangeException.ThrowIfZero(batch.Rows.Count);
+        var pending = new Pending(batch, new TaskCompletionSource<IReadOnlyList<StoredRow>>(TaskCreationOptions.RunContinuationsAsynchronously));
+        try
+        {
+            await _queues[kind].Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new IngestionStoreException("not stored: the server is stopping");
+        }
+
+        // Handed over: the outcome is awaited whatever the token, so that an ack is never lost for a commit that happened.
+        return await pending.Done.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Stops taking uploads, commits every upload already queued, and waits for the loops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var queue in _queues.Values)
+        {
+            queue.Writer.TryComplete();
+        }
+
+        await Task.WhenAll(_loops).ConfigureAwait(false);
+    }
+
+    private async Task CommitLoopAsync(RowKind kind, ChannelReader<Pending> reader)
+    {
+        var tag = new KeyValuePair<string, object?>("kind", kind == RowKind.Logs ? "logs" : "notifications");
+        var taken = new List<Pending>();
+        var batches = new List<IngestionBatch>();
+        Pending? carried = null;
+        while (carried is not null || await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            taken.Clear();
+            batches.Clear();
+            int rows = 0;
+            if (carried is not null)
+            {
+                taken.Add(carried);
+                rows = carried.Batch.Rows.Count;
+                carried = null;
+            }
+
+            while (reader.TryRead(out var next))
+            {
+                if (taken.Count > 0 && rows + next.Batch.Rows.Count > MaxRowsPerTransaction)
+                {
+                    carried = next;
+                    break;
+                }
+
+                taken.Add(next);
+                rows += next.Batch.Rows.Count;
+            }
+
+            if (taken.Count == 0)
+            {
+                continue;
+            }
+
+            batches.AddRange(taken.Select(p => p.Batch));
+            if (!await CommitAsync(kind, tag, taken, batches, rows).ConfigureAwait(false) && taken.Count > 1)
+            {
+                // One bad upload must not fail the others that shared its transaction: each is tried alone.
+                foreach (var p in taken)
+                {
+                    await CommitAsync(kind, tag, [p], [p.Batch], p.Batch.Rows.Count).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    // Commits; on success completes every upload. On failure completes them with the error only when they were alone.
+    private async Task<bool> CommitAsync(RowKind kind, KeyValuePair<string, object?> tag, List<Pending> taken, List<IngestionBatch> batches, int rows)
+    {
+        try
+        {
+            var ids = await _store.AppendAsync(kind, batches, CancellationToken.None).ConfigureAwait(false);
+            _metrics?.IngestedRows.Add(rows, tag);
+            _metrics?.IngestBatchRows.Record(rows, tag);
+            for (int i = 0; i < taken.Count; i++)
+            {
+                taken[i].Done.TrySetResult(DirectIngestionWriter.Stored(taken[i].Batch, ids[i]));
+            }
+
+            return true;
+        }
+        catch (Exception ex)
+        {
+            _metrics?.IngestFailures.Add(1, tag);
+            var failure = ex as IngestionStoreException ?? new IngestionStoreException($"not stored: {ex.GetType().Name}: {ex.Message}", ex);
+            LogCommitFailed(_logger, tag.Value!, taken.Count, rows, failure.Message);
+            if (taken.Count == 1)
+            {
+                taken[0].Done.TrySetException(failure);
+            }
+
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ingestion: {Kind} transaction of {Uploads} upload(s), {Rows} row(s) failed, answered success:false: {Reason}")]
+    private static partial void LogCommitFailed(ILogger logger, object kind, int uploads, int rows, string reason);
+
+    private sealed record Pending(IngestionBatch Batch, TaskCompletionSource<IReadOnlyList<StoredRow>> Done);
+}
