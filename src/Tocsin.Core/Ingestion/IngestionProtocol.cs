@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Tocsin.Configuration;
 
 namespace Tocsin.Ingestion;
@@ -355,6 +356,13 @@ public static class IngestionProtocol
     /// content included.</summary>
     private static JsonDocument ParseOne(ReadOnlySpan<byte> utf8)
     {
+        // The reader checks the structure but not the bytes inside strings: check them all first, so that reading a string
+        // can never fail later.
+        if (!Utf8.IsValid(utf8))
+        {
+            throw new JsonException("the bytes are not valid UTF-8");
+        }
+
         var reader = new Utf8JsonReader(utf8, ReaderOptions);
         var document = JsonDocument.ParseValue(ref reader);
         try

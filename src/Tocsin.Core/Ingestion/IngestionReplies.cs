@@ -40,12 +40,15 @@ public static class IngestionReplies
         WriteRows(w, RowKind.Notifications, rows);
     });
 
-    /// <summary><c>{"success": true, "action": "getConfig", "config": {…}}</c>; <paramref name="json"/> is the stored document.</summary>
+    /// <summary><c>{"success": true, "action": "getConfig", "config": {…}}</c>; <paramref name="json"/> is the stored document
+    /// (written compact).</summary>
+    /// <exception cref="JsonException">When <paramref name="json"/> is not JSON.</exception>
     public static byte[] Config(string json) => Write(w =>
     {
         Head(w, true, IngestionActions.GetConfig, null);
         w.WritePropertyName("config");
-        w.WriteRawValue(json);
+        using var document = JsonDocument.Parse(json);
+        document.RootElement.WriteTo(w);
     });
 
     /// <summary>A row's time as epoch seconds with microsecond precision (<c>1700000000.12</c>), as seed 002 sends <c>time.time()</c>.</summary>
