@@ -99,3 +99,14 @@ public sealed class IngestionStoreException : Exception
     {
     }
 }
+
+/// <summary>The rule for identities (seed 002's <c>wdcode</c>).</summary>
+public static class IngestionIdentity
+{
+    /// <summary>What an identity may be, for error messages.</summary>
+    public const string Rule = "1 to 128 characters of A-Z a-z 0-9 . _ : -";
+
+    /// <summary>Whether <paramref name="identity"/> follows <see cref="Rule"/>.</summary>
+    public static bool IsValid(string? identity) =>
+        identity is { Length: >= 1 and <= 128 } && identity.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
+}
