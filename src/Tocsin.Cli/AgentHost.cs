@@ -11,6 +11,7 @@ using Tocsin.Configuration;
 using Npgsql;
 using Tocsin.Diagnostics;
 using Tocsin.Fleet;
+using Tocsin.Ingestion;
 using Tocsin.Export;
 using Tocsin.Scheduling;
 using Tocsin.Status;
@@ -57,6 +58,7 @@ internal static class AgentHost
             builder.Services.AddHostedService(sp => sp.GetRequiredService<PromiseWatcher>());
         }
 
+        AddIngestion(builder.Services, config);
         builder.Services.AddSingleton<PrometheusMetrics>();
         builder.Services.AddTocsinAccess(config.WebAuth);
         builder.Services.AddTocsinApi();
@@ -77,6 +79,25 @@ internal static class AgentHost
         app.MapDashboard(write => write.RequireAuthorization(AuthSetup.WritePolicy));
         app.MapOpenApi();
         return app;
+    }
+
+    /// <summary>
+    /// Registers seed 002's log and notification backend when <c>ingestion.enabled</c>: the store (the central PostgreSQL when
+    /// configured, else its SQLite file), readied by <see cref="IngestionService"/>, the batching writer and retention.
+    /// </summary>
+    public static void AddIngestion(IServiceCollection services, TocsinConfig config)
+    {
+        if (!config.Ingestion.Enabled)
+        {
+            return;
+        }
+
+        services.AddSingleton(config.Ingestion);
+        services.AddSingleton(sp => IngestionStores.Create(config, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IngestionWriter>();
+        services.AddSingleton<IIngestionWriter>(sp => sp.GetRequiredService<IngestionWriter>());
+        services.AddHostedService<IngestionService>();
+        services.AddHostedService<IngestionRetention>();
     }
 
     /// <summary>

@@ -43,6 +43,7 @@ internal static class TocsinCommand
         root.Subcommands.Add(AlertingCommands.BuildSilence());
         root.Subcommands.Add(AlertingCommands.BuildNotifications());
         root.Subcommands.Add(ImportCommand.Build());
+        root.Subcommands.Add(TokensCommand.Build());
         try
         {
             // No termination handling by System.CommandLine: its handler would hold SIGINT/SIGTERM for up

@@ -61,7 +61,8 @@ public sealed record StoredRow(long Id, string Identity, string Sender, string M
 /// <param name="MaxLevel">Only rows with level ≤ this, when set.</param>
 /// <param name="Limit">Most rows answered (1–10000).</param>
 /// <param name="Before">Paging: only rows strictly older than this (time, id) position, when set.</param>
-public sealed record RowQuery(string Identity, DateTimeOffset Since, string? Sender = null, int? MaxLevel = null, int Limit = 1000, RowCursor? Before = null);
+/// <param name="Text">Only rows whose message contains this text (case-sensitive, literal), when set: the dashboard's search.</param>
+public sealed record RowQuery(string Identity, DateTimeOffset Since, string? Sender = null, int? MaxLevel = null, int Limit = 1000, RowCursor? Before = null, string? Text = null);
 
 /// <summary>A position in newest-first order: the last row of a page.</summary>
 /// <param name="Time">That row's time.</param>
@@ -98,4 +99,15 @@ public sealed class IngestionStoreException : Exception
         : base(message, innerException)
     {
     }
+}
+
+/// <summary>The rule for identities (seed 002's <c>wdcode</c>).</summary>
+public static class IngestionIdentity
+{
+    /// <summary>What an identity may be, for error messages.</summary>
+    public const string Rule = "1 to 128 characters of A-Z a-z 0-9 . _ : -";
+
+    /// <summary>Whether <paramref name="identity"/> follows <see cref="Rule"/>.</summary>
+    public static bool IsValid(string? identity) =>
+        identity is { Length: >= 1 and <= 128 } && identity.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-');
 }

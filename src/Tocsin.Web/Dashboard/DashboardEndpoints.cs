@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Tocsin.Alerting;
 using Tocsin.Checks;
 using Tocsin.Configuration;
+using Tocsin.Ingestion;
 using Tocsin.Scheduling;
 using Tocsin.Status;
 using Tocsin.Storage.Sqlite;
@@ -36,6 +37,10 @@ namespace Tocsin.Web.Dashboard;
 /// <item><c>GET /incidents</c>: incidents, newest first; <c>?open=true|false&amp;check=&amp;before=</c>.</item>
 /// <item><c>GET /notifications</c>: stored notifications, newest first (<c>table#notifications</c>), with filters
 /// <c>?check=&amp;channel=&amp;status=pending|delivered|failed&amp;before=</c>, and each channel's delivery counts (<c>table#channels</c>).</item>
+/// <item><c>GET /logs</c>: the logs or notifications agents uploaded (<c>/ws</c>, seed 002), one identity at a time, newest
+/// first (<c>table#rows</c>), <see cref="LogsPageView.PageSize"/> a page; filters <c>?identity=&amp;kind=logs|notifications&amp;window=
+/// 5m|15m|1h|6h|24h|7d|30d&amp;sender=&amp;level=&amp;q=&amp;before=</c>; <c>&amp;follow=1</c> refreshes the content every
+/// <see cref="LogsPageView.FollowSeconds"/> s (a live tail). Needs an <see cref="Ingestion.IIngestionStore"/> in services.</item>
 /// <item><c>GET /status</c>: the public status page: only checks with <c>"public": true</c>, their state, 30-day uptime and
 /// one bar per day; no messages, targets or definitions.</item>
 /// </list>
@@ -114,6 +119,7 @@ public static class DashboardEndpoints
         configureWrite?.Invoke(endSilence);
         pages.MapGet("/incidents", Incidents);
         pages.MapGet("/notifications", NotificationsAsync);
+        pages.MapGet("/logs", LogsAsync);
         pages.MapGet("/status", StatusPage);
         pages.MapGet("/assets/{file}", Asset);
         return endpoints;
@@ -681,6 +687,76 @@ public static class DashboardEndpoints
     private static RazorComponentResult<TComponent> Page<TComponent>(object model)
         where TComponent : IComponent =>
         new RazorComponentResult<TComponent>(new Dictionary<string, object?> { ["Model"] = model });
+
+    private static async Task<IResult> LogsAsync(
+        HttpContext context, string? identity, string? kind, string? window, string? sender, string? level, string? q, string? follow, string? before)
+    {
+        kind = string.IsNullOrEmpty(kind) ? "logs" : kind;
+        if (kind is not ("logs" or "notifications"))
+        {
+            return BadParameter("kind", kind, "logs or notifications");
+        }
+
+        window = string.IsNullOrEmpty(window) ? LogsPageView.Windows[1] : window;
+        if (!LogsPageView.Windows.Contains(window) || !Duration.TryParse(window, out var span))
+        {
+            return BadParameter("window", window, string.Join(", ", LogsPageView.Windows));
+        }
+
+        int? maxLevel = null;
+        if (level is { Length: > 0 })
+        {
+            if (!int.TryParse(level, NumberStyles.None, CultureInfo.InvariantCulture, out int l) || l > 100)
+            {
+                return BadParameter("level", level, "a level from 0 to 100, or empty for every level");
+            }
+
+            maxLevel = l;
+        }
+
+        RowCursor? cursor = null;
+        if (before is { Length: > 0 } && !LogsPageView.TryParseCursor(before, out cursor))
+        {
+            return BadParameter("before", before, "a position as the \u201cOlder\u201d link gives it");
+        }
+
+        var now = Time(context).GetUtcNow();
+        var filter = new LogFilter(
+            string.IsNullOrEmpty(identity) ? null : identity, kind, window, string.IsNullOrEmpty(sender) ? null : sender, maxLevel,
+            string.IsNullOrEmpty(q) ? null : q, follow is "1" or "true" or "on");
+        if (context.RequestServices.GetService<IIngestionStore>() is not { } store)
+        {
+            return Page<LogsPage>(new LogsModel([], filter, [], null, "Ingestion is off (ingestion.enabled is false).", now));
+        }
+
+        try
+        {
+            var identities = (await store.ListTokensAsync(context.RequestAborted).ConfigureAwait(false))
+                .Select(t => t.Identity).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            filter = filter with { Identity = filter.Identity ?? identities.FirstOrDefault() };
+            if (filter.Identity is null)
+            {
+                return Page<LogsPage>(new LogsModel(identities, filter, [], null, null, now));
+            }
+
+            var rows = await store.QueryAsync(
+                kind == "logs" ? RowKind.Logs : RowKind.Notifications,
+                new RowQuery(filter.Identity, now - span, filter.Sender, filter.MaxLevel, LogsPageView.PageSize + 1, cursor, filter.Text),
+                context.RequestAborted).ConfigureAwait(false);
+            string? older = null;
+            if (rows.Count > LogsPageView.PageSize)
+            {
+                rows = [.. rows.Take(LogsPageView.PageSize)];
+                older = filter.Query(new RowCursor(rows[^1].Time, rows[^1].Id));
+            }
+
+            return Page<LogsPage>(new LogsModel(identities, filter, rows, older, null, now));
+        }
+        catch (IngestionStoreException ex)
+        {
+            return Page<LogsPage>(new LogsModel([], filter, [], null, $"The ingestion store cannot be read: {ex.Message}", now));
+        }
+    }
 
     private static RazorComponentResult<ErrorPage> BadParameter(string parameter, string value, string allowed) =>
         ErrorPage(StatusCodes.Status400BadRequest, $"Bad value for \u201c{parameter}\u201d", $"\u201c{value}\u201d is not allowed for {parameter}; allowed: {allowed}.");

@@ -50,6 +50,7 @@ public sealed class SqliteIngestionStoreTests : IAsyncLifetime
         Assert.Equal(Now.AddSeconds(-1), all[0].Time);
         Assert.Equal(["a"], (await _store.QueryAsync(RowKind.Logs, Window("wd-1", 10, "dns", 30), Ct)).Select(r => r.Message));
         Assert.Equal(["other"], (await _store.QueryAsync(RowKind.Logs, Window("wd-2", 10), Ct)).Select(r => r.Message));
+        Assert.Equal(["b"], (await _store.QueryAsync(RowKind.Logs, Window("wd-1", 10) with { Text = "b" }, Ct)).Select(r => r.Message));
         Assert.Empty(await _store.QueryAsync(RowKind.Notifications, Window("wd-1", 10), Ct));
     }
 

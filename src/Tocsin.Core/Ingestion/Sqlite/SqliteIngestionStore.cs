@@ -178,6 +178,12 @@ public sealed class SqliteIngestionStore : IIngestionStore
                 q.Parameters.AddWithValue("$l", level);
             }
 
+            if (query.Text is { Length: > 0 } text)
+            {
+                sql.Append(" AND instr(message, $text) > 0");
+                q.Parameters.AddWithValue("$text", text);
+            }
+
             if (query.Before is { } before)
             {
                 sql.Append(" AND (time < $bt OR (time = $bt AND id < $bid))");
@@ -371,7 +377,7 @@ public sealed class SqliteIngestionStore : IIngestionStore
         await _writeLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            var writer = _writer ?? throw new InvalidOperationException("InitializeAsync was not called");
+            var writer = _writer ?? throw new IngestionStoreException($"not stored: {Path} is not open yet");
             return Run(what, () => write(writer));
         }
         finally
