@@ -40,7 +40,7 @@ namespace Tocsin.Web.Dashboard;
 /// <item><c>GET /logs</c>: the logs or notifications agents uploaded (<c>/ws</c>, seed 002), one identity at a time, newest
 /// first (<c>table#rows</c>), <see cref="LogsPageView.PageSize"/> a page; filters <c>?identity=&amp;kind=logs|notifications&amp;window=
 /// 5m|15m|1h|6h|24h|7d|30d&amp;sender=&amp;level=&amp;q=&amp;before=</c>; <c>&amp;follow=1</c> refreshes the content every
-/// <see cref="LogsPageView.FollowSeconds"/> s (a live tail). Needs an <see cref="Ingestion.IIngestionStore"/> in services.</item>
+/// <see cref="LogsPageView.FollowSeconds"/> s (a live tail). Needs an <see cref="Tocsin.Ingestion.IIngestionStore"/> in services.</item>
 /// <item><c>GET /status</c>: the public status page: only checks with <c>"public": true</c>, their state, 30-day uptime and
 /// one bar per day; no messages, targets or definitions.</item>
 /// </list>

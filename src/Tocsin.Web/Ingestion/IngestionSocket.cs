@@ -73,6 +73,7 @@ internal sealed partial class IngestionSocket : IDisposable
         Task? sender = null;
         try
         {
+            bool byFrame = principal is null;
             if (principal is null)
             {
                 (principal, tokenSha256) = await AuthenticateAsync(connection.Token).ConfigureAwait(false);
@@ -86,6 +87,12 @@ internal sealed partial class IngestionSocket : IDisposable
             using var subscription = principal.Role == IngestionRole.User
                 ? _fanout.Subscribe(principal.Identity, (rows, _) => PushAsync(rows, connection))
                 : null;
+            if (byFrame)
+            {
+                // Acknowledged once subscribed: a user that has its answer misses no notification committed after it.
+                await SendAsync(IngestionReplies.Success(IngestionActions.Auth), connection.Token).ConfigureAwait(false);
+            }
+
             sender = SendRepliesAsync(connection);
             var (status, reason) = await ReadRequestsAsync(principal, tokenSha256!, connection.Token).ConfigureAwait(false);
             _replies.Writer.TryComplete();
@@ -120,7 +127,7 @@ internal sealed partial class IngestionSocket : IDisposable
         _inFlight.Dispose();
     }
 
-    /// <summary>Waits for the <c>auth</c> frame; closes the socket and returns null when there is no valid one.</summary>
+    /// <summary>Waits for the <c>auth</c> frame (answered by the caller); closes the socket and returns null when there is no valid one.</summary>
     private async Task<(IngestionPrincipal?, byte[]?)> AuthenticateAsync(CancellationToken cancellationToken)
     {
         using var receiving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -155,11 +162,6 @@ internal sealed partial class IngestionSocket : IDisposable
             }
 
             var principal = await AuthenticateTokenAsync(auth.Token, cancellationToken).ConfigureAwait(false);
-            if (principal is not null)
-            {
-                await SendAsync(IngestionReplies.Success(IngestionActions.Auth), cancellationToken).ConfigureAwait(false);
-            }
-
             return (principal, principal is null ? null : AccessTokens.Sha256(auth.Token));
         }
         finally
