@@ -23,8 +23,8 @@ namespace Tocsin.IntegrationTests.Ingestion;
 /// <summary>
 /// A real Kestrel on a loopback port serving only <c>MapIngestion</c> over a real SQLite ingestion store in a temp folder,
 /// with the production batching writer (or one given by the test), a fake clock set to now (tests advance it for the
-/// auth deadline and the row rate) and <see cref="InTestNotificationFanout"/>. Optionally with <c>web.auth</c> and its
-/// middleware, to show the two do not mix.
+/// auth deadline and the row rate) and <see cref="InTestNotificationFanout"/>. Optionally with <c>web.auth</c>, its
+/// middleware and a write endpoint <c>POST /write</c> behind the write policy, to show the two do not mix.
 /// </summary>
 public sealed class IngestionHost : IAsyncDisposable
 {
@@ -71,7 +71,8 @@ public sealed class IngestionHost : IAsyncDisposable
         if (webAuth is not null)
         {
             host._app.UseTocsinAccess();
-            host._app.MapTocsinPrivate();
+            // A write endpoint as the agent maps them (ApiEndpoints' write group).
+            host._app.MapPost("/write", () => "written").RequireAuthorization(AuthSetup.WritePolicy).RefuseCrossOrigin();
         }
 
         host._app.MapIngestion();
