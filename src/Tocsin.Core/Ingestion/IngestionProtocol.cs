@@ -409,16 +409,14 @@ public static class IngestionProtocol
     {
         var oldest = now - options.MaxRowAge;
         var newest = now + options.MaxClockSkew;
-        string allowed = string.Create(CultureInfo.InvariantCulture,
-            $"must be epoch seconds (a number, fractions allowed) from {Seconds(oldest)} (now − maxRowAge {Duration.Format(options.MaxRowAge)}) to {Seconds(newest)} (now + maxClockSkew {Duration.Format(options.MaxClockSkew)})");
         if (!row.TryGetProperty("time", out var element))
         {
-            errors.Missing(index, "time", allowed);
+            errors.Missing(index, "time", TimeAllowed(options, oldest, newest));
             return default;
         }
 
-        if (element.ValueKind == JsonValueKind.Number && element.TryGetDecimal(out decimal seconds)
-            && seconds >= Seconds(oldest) - 1 && seconds <= Seconds(newest) + 1)
+        // Beyond ±1e11 s (year 5138) the microseconds would not fit: such a time is out of range anyway.
+        if (element.ValueKind == JsonValueKind.Number && element.TryGetDecimal(out decimal seconds) && Math.Abs(seconds) < 1e11m)
         {
             // Microsecond precision, as PostgreSQL's timestamptz keeps it.
             long micros = (long)decimal.Round(seconds * 1_000_000m, MidpointRounding.ToEven);
@@ -429,22 +427,16 @@ public static class IngestionProtocol
             }
         }
 
-        errors.Add(index, "time", element, allowed);
+        errors.Add(index, "time", element, TimeAllowed(options, oldest, newest));
         return default;
     }
 
+    private static string TimeAllowed(IngestionOptions options, DateTimeOffset oldest, DateTimeOffset newest) => string.Create(CultureInfo.InvariantCulture,
+        $"must be epoch seconds (a number, fractions allowed) from {Seconds(oldest)} (now − maxRowAge {Duration.Format(options.MaxRowAge)}) to {Seconds(newest)} (now + maxClockSkew {Duration.Format(options.MaxClockSkew)})");
+
     private static string ReadText(JsonElement row, int index, string field, int min, int max, string limitName, RowErrors errors)
     {
-        string allowed = min > 0
-            ? $"must be a string of {min}–{max} characters ({limitName})"
-            : $"must be a string of at most {max} characters ({limitName})";
-        if (!row.TryGetProperty(field, out var element))
-        {
-            errors.Missing(index, field, allowed);
-            return "";
-        }
-
-        if (element.ValueKind == JsonValueKind.String)
+        if (row.TryGetProperty(field, out var element) && element.ValueKind == JsonValueKind.String)
         {
             string text = element.GetString()!;
             if (text.Length >= min && text.Length <= max)
@@ -452,13 +444,23 @@ public static class IngestionProtocol
                 return text;
             }
 
-            errors.Add(index, field, element, string.Create(CultureInfo.InvariantCulture, $"{text.Length} characters; {allowed}"));
-            return "";
+            errors.Add(index, field, element, string.Create(CultureInfo.InvariantCulture, $"{text.Length} characters; {TextAllowed(min, max, limitName)}"));
+        }
+        else if (element.ValueKind == JsonValueKind.Undefined)
+        {
+            errors.Missing(index, field, TextAllowed(min, max, limitName));
+        }
+        else
+        {
+            errors.Add(index, field, element, TextAllowed(min, max, limitName));
         }
 
-        errors.Add(index, field, element, allowed);
         return "";
     }
+
+    private static string TextAllowed(int min, int max, string limitName) => min > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"must be a string of {min}–{max} characters ({limitName})")
+        : string.Create(CultureInfo.InvariantCulture, $"must be a string of at most {max} characters ({limitName})");
 
     private static decimal Seconds(DateTimeOffset time) =>
         decimal.Round((time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10_000_000m, 3);
