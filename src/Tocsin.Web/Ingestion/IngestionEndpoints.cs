@@ -116,7 +116,7 @@ public static partial class IngestionEndpoints
             if (token is not null && principal is null)
             {
                 LogBadToken(logger);
-                await socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, "invalid token", context.RequestAborted).ConfigureAwait(false);
+                await connection.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, "invalid token").ConfigureAwait(false);
                 return;
             }
 

@@ -31,6 +31,9 @@ internal sealed partial class IngestionSocket : IDisposable
     /// <summary>Longest wait for the peer to take one frame.</summary>
     public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>Longest wait for the peer's close frame after this side closed.</summary>
+    public static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+
     private const int InitialBufferBytes = 4096;
 
     private readonly WebSocket _socket;
@@ -137,7 +140,9 @@ internal sealed partial class IngestionSocket : IDisposable
         await waiting.CancelAsync().ConfigureAwait(false);
         if (first != receive)
         {
-            await CloseAsync(WebSocketCloseStatus.PolicyViolation, "no auth frame within 10 s").ConfigureAwait(false);
+            LogRefused(_logger, "no auth frame within 10 s");
+            await SendCloseAsync(WebSocketCloseStatus.PolicyViolation, "no auth frame within 10 s").ConfigureAwait(false);
+            await AwaitPeerCloseAsync(receive).ConfigureAwait(false);
             await receiving.CancelAsync().ConfigureAwait(false);
             await receive.ContinueWith(static t => t.Exception, TaskScheduler.Default).ConfigureAwait(false);
             return (null, null);
@@ -344,8 +349,21 @@ internal sealed partial class IngestionSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the connection from this side with <paramref name="status"/>: <see cref="SendCloseAsync"/>, then
+    /// <see cref="AwaitPeerCloseAsync"/> (unless the peer closed first).
+    /// </summary>
+    public async Task CloseAsync(WebSocketCloseStatus status, string reason)
+    {
+        await SendCloseAsync(status, reason).ConfigureAwait(false);
+        if (_socket.State == WebSocketState.CloseSent)
+        {
+            await AwaitPeerCloseAsync(null).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Sends the close frame (when the socket can still send), after any reply being sent.</summary>
-    private async Task CloseAsync(WebSocketCloseStatus status, string reason)
+    private async Task SendCloseAsync(WebSocketCloseStatus status, string reason)
     {
         await _sending.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
@@ -359,6 +377,36 @@ internal sealed partial class IngestionSocket : IDisposable
         finally
         {
             _sending.Release();
+        }
+    }
+
+    /// <summary>
+    /// After this side's close frame: reads and drops what the peer still sends until its close frame, for at most
+    /// <see cref="CloseGrace"/>, so that the peer ends the TCP connection (a reset from this side could discard the close frame
+    /// before the peer reads it). <paramref name="pending"/> is a receive already under way, if any (the caller cancels it
+    /// when it is still running on return).
+    /// </summary>
+    private async Task AwaitPeerCloseAsync(Task<(FrameKind Kind, byte[] Buffer, int Length)>? pending)
+    {
+        using var grace = new CancellationTokenSource(CloseGrace, _handler.Time);
+        try
+        {
+            var frame = pending ?? ReceiveAsync(grace.Token);
+            while (true)
+            {
+                var (kind, buffer, _) = await frame.WaitAsync(grace.Token).ConfigureAwait(false);
+                Return(buffer);
+                if (kind == FrameKind.Close)
+                {
+                    return;
+                }
+
+                frame = ReceiveAsync(grace.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+        {
+            // The peer is gone, or did not close within the grace: the connection ends anyway.
         }
     }
 

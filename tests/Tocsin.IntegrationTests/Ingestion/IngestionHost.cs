@@ -144,12 +144,14 @@ public static class IngestionClient
         return await ws.ReceiveJsonAsync();
     }
 
-    /// <summary>Waits for the server's close frame and returns its status and reason.</summary>
+    /// <summary>Waits for the server's close frame, answers it as browsers and seed 002's clients do, and returns its status and reason.</summary>
     public static async Task<(WebSocketCloseStatus? Status, string? Reason)> ReceiveCloseAsync(this WebSocket ws)
     {
         var (type, bytes) = await ReceiveAsync(ws);
         Assert.True(type == WebSocketMessageType.Close, $"expected a close, got {type}: {Encoding.UTF8.GetString(bytes)}");
-        return (ws.CloseStatus, ws.CloseStatusDescription);
+        var closed = (ws.CloseStatus, ws.CloseStatusDescription);
+        await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", TestContext.Current.CancellationToken);
+        return closed;
     }
 
     private static async Task<(WebSocketMessageType, byte[])> ReceiveAsync(WebSocket ws)
