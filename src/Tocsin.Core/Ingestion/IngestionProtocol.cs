@@ -432,7 +432,7 @@ public static class IngestionProtocol
     }
 
     private static string TimeAllowed(IngestionOptions options, DateTimeOffset oldest, DateTimeOffset newest) => string.Create(CultureInfo.InvariantCulture,
-        $"must be epoch seconds (a number, fractions allowed) from {Seconds(oldest)} (now − maxRowAge {Duration.Format(options.MaxRowAge)}) to {Seconds(newest)} (now + maxClockSkew {Duration.Format(options.MaxClockSkew)})");
+        $"must be epoch seconds (a number, fractions allowed) from {IngestionReplies.EpochSeconds(oldest)} (now − maxRowAge {Duration.Format(options.MaxRowAge)}) to {IngestionReplies.EpochSeconds(newest)} (now + maxClockSkew {Duration.Format(options.MaxClockSkew)})");
 
     private static string ReadText(JsonElement row, int index, string field, int min, int max, string limitName, RowErrors errors)
     {
@@ -461,9 +461,6 @@ public static class IngestionProtocol
     private static string TextAllowed(int min, int max, string limitName) => min > 0
         ? string.Create(CultureInfo.InvariantCulture, $"must be a string of {min}–{max} characters ({limitName})")
         : string.Create(CultureInfo.InvariantCulture, $"must be a string of at most {max} characters ({limitName})");
-
-    private static decimal Seconds(DateTimeOffset time) =>
-        decimal.Round((time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10_000_000m, 3);
 
     /// <summary>The problems found in an upload's rows, turned into one comment.</summary>
     internal sealed class RowErrors(RowKind kind)
