@@ -1,6 +1,11 @@
 using Microsoft.Data.Sqlite;
 using Tocsin.Bench;
 
+if (args.Length > 0 && args[0] == "ingest")
+{
+    return await IngestBench.RunAsync(args[1..]);
+}
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine(BenchOptions.Usage);
