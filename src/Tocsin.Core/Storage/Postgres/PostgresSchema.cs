@@ -154,16 +154,17 @@ internal static class PostgresSchema
 
     public const string InsertMigration = "INSERT INTO tocsin.schema_migrations (version, description) VALUES (@version, @description);";
 
-    /// <summary>Names of the existing day partitions of <c>tocsin.results</c>.</summary>
+    /// <summary>Names and estimated row counts (<c>reltuples</c>, real; −1 when never analysed) of the partitions of the
+    /// partitioned table <c>@parent</c> (text, e.g. <c>tocsin.results</c>).</summary>
     public const string SelectPartitions = """
-        SELECT c.relname FROM pg_inherits i
+        SELECT c.relname, c.reltuples FROM pg_inherits i
         JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'tocsin.results'::regclass;
+        WHERE i.inhparent = @parent::regclass;
         """;
 
-    /// <summary>Creates the partition <paramref name="name"/> (a name this class made) for one UTC day.</summary>
-    public static string CreatePartition(string name, DateOnly day) => $"""
-        CREATE TABLE IF NOT EXISTS tocsin.{name} PARTITION OF tocsin.results
+    /// <summary>Creates the partition <paramref name="name"/> (a name <see cref="DayPartitions"/> made) of <c>tocsin.<paramref name="table"/></c> for one UTC day.</summary>
+    public static string CreatePartition(string table, string name, DateOnly day) => $"""
+        CREATE TABLE IF NOT EXISTS tocsin.{name} PARTITION OF tocsin.{table}
             FOR VALUES FROM ('{IsoDate(day)} 00:00:00+00') TO ('{IsoDate(day.AddDays(1))} 00:00:00+00');
         """;
 
