@@ -61,7 +61,8 @@ public sealed record StoredRow(long Id, string Identity, string Sender, string M
 /// <param name="MaxLevel">Only rows with level ≤ this, when set.</param>
 /// <param name="Limit">Most rows answered (1–10000).</param>
 /// <param name="Before">Paging: only rows strictly older than this (time, id) position, when set.</param>
-public sealed record RowQuery(string Identity, DateTimeOffset Since, string? Sender = null, int? MaxLevel = null, int Limit = 1000, RowCursor? Before = null);
+/// <param name="Text">Only rows whose message contains this text (case-sensitive, literal), when set: the dashboard's search.</param>
+public sealed record RowQuery(string Identity, DateTimeOffset Since, string? Sender = null, int? MaxLevel = null, int Limit = 1000, RowCursor? Before = null, string? Text = null);
 
 /// <summary>A position in newest-first order: the last row of a page.</summary>
 /// <param name="Time">That row's time.</param>

@@ -25,23 +25,29 @@ internal static class IngestionSql
     private const string Columns = "id, identity, sender, message, level, time";
 
     /// <summary>
-    /// One identity's rows: <c>@identity</c>, <c>time &gt;= @since</c>, then only the filters given (<c>@sender</c>,
-    /// <c>@max_level</c>, <c>(@before_time, @before_id)</c>), newest first, <c>@limit</c> rows. Columns as <see cref="Columns"/>.
+    /// One identity's rows: <c>@identity</c>, <c>time &gt;= @since</c>, then only the filters <paramref name="query"/> sets
+    /// (<c>@sender</c>, <c>@max_level</c>, <c>@text</c> found literally in the message, <c>(@before_time, @before_id)</c>),
+    /// newest first, <c>@limit</c> rows. Columns as <see cref="Columns"/>.
     /// </summary>
-    public static string Query(string table, bool sender, bool maxLevel, bool before)
+    public static string Query(string table, RowQuery query)
     {
         var sql = new StringBuilder($"SELECT {Columns} FROM tocsin.{table} WHERE identity = @identity AND time >= @since");
-        if (sender)
+        if (query.Sender is not null)
         {
             sql.Append(" AND sender = @sender");
         }
 
-        if (maxLevel)
+        if (query.MaxLevel is not null)
         {
             sql.Append(" AND level <= @max_level");
         }
 
-        if (before)
+        if (query.Text is { Length: > 0 })
+        {
+            sql.Append(" AND strpos(message, @text) > 0");
+        }
+
+        if (query.Before is not null)
         {
             sql.Append(" AND (time, id) < (@before_time, @before_id)");
         }

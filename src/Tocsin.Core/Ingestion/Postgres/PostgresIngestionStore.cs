@@ -188,7 +188,7 @@ public sealed class PostgresIngestionStore : IIngestionStore
         string table = IngestionSql.TableOf(kind);
         try
         {
-            await using var cmd = _dataSource.CreateCommand(IngestionSql.Query(table, query.Sender is not null, query.MaxLevel is not null, query.Before is not null));
+            await using var cmd = _dataSource.CreateCommand(IngestionSql.Query(table, query));
             cmd.Parameters.Add(new NpgsqlParameter<string>("identity", query.Identity));
             cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("since", query.Since.ToUniversalTime()));
             cmd.Parameters.Add(new NpgsqlParameter<int>("limit", query.Limit));
@@ -200,6 +200,11 @@ public sealed class PostgresIngestionStore : IIngestionStore
             if (query.MaxLevel is { } maxLevel)
             {
                 cmd.Parameters.Add(new NpgsqlParameter<int>("max_level", maxLevel));
+            }
+
+            if (query.Text is { Length: > 0 } text)
+            {
+                cmd.Parameters.Add(new NpgsqlParameter<string>("text", text));
             }
 
             if (query.Before is { } before)

@@ -88,6 +88,10 @@ public sealed class PostgresIngestionStoreTests(PostgresServer server) : IClassF
         Assert.Equal(["c", "a"], (await store.QueryAsync(RowKind.Logs, Window("wd", 10, level: 20), Ct)).Select(r => r.Message));
         Assert.Equal(["b", "c", "a", "old"], (await store.QueryAsync(RowKind.Logs, Window("wd", 100), Ct)).Select(r => r.Message));
         Assert.Equal(["b", "c"], (await store.QueryAsync(RowKind.Logs, Window("wd", 100, limit: 2), Ct)).Select(r => r.Message));
+        await store.AppendAsync(RowKind.Logs, [new IngestionBatch("wd", [Row("dns", 20, 2, "50% of 100_a done"), Row("dns", 20, 2, "50 of 100xa")])], Ct);
+        Assert.Equal(["50% of 100_a done"], (await store.QueryAsync(RowKind.Logs, new RowQuery("wd", Now.AddSeconds(-10), Text: "% of 100_a"), Ct)).Select(r => r.Message));
+        Assert.Empty(await store.QueryAsync(RowKind.Logs, new RowQuery("wd", Now.AddSeconds(-10), Text: "Of"), Ct));
+        Assert.Equal(5, (await store.QueryAsync(RowKind.Logs, new RowQuery("wd", Now.AddSeconds(-10), Text: ""), Ct)).Count); // empty: no filter
 
         // Equal times: ids break the ties, across a midnight (two partitions).
         var rows = Enumerable.Range(0, 25).Select(i => new IngestionRow("s", $"r{i}", 20, new DateTimeOffset(2026, 12, 4, 0, 0, 0, TimeSpan.Zero).AddSeconds((i % 5) - 2))).ToArray();
