@@ -199,7 +199,7 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
                 failures++;
                 try
                 {
-                    await Task.Delay(ReconnectDelay(failures), _time, token).ConfigureAwait(false);
+                    await Task.Delay(Backoff.Jittered(_options.MinReconnectDelay, _options.MaxReconnectDelay, failures), _time, token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -210,14 +210,6 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
 
         _listening = false;
         firstAttempt.TrySetResult();
-    }
-
-    /// <summary>Doubling from the minimum to the maximum, with jitter (75–100 %) so replicas do not reconnect in step.</summary>
-    private TimeSpan ReconnectDelay(int failures)
-    {
-        double ticks = Math.Min(_options.MinReconnectDelay.Ticks * Math.Pow(2, Math.Min(failures - 1, 30)), _options.MaxReconnectDelay.Ticks);
-        double jitter = 0.75 + (0.25 * RandomNumberGenerator.GetInt32(1_000_001) / 1_000_000.0);
-        return TimeSpan.FromTicks(Math.Max(_options.MinReconnectDelay.Ticks, (long)(ticks * jitter)));
     }
 
     // Runs on the listening loop (inside WaitAsync): reassembles a publish's chunks and queues it for reading.
