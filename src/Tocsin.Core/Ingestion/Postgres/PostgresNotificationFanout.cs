@@ -170,14 +170,22 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
                 }
 
                 firstAttempt.TrySetResult();
-                while (true)
+                try
                 {
-                    if (!await connection.WaitAsync(_options.ProbeInterval, token).ConfigureAwait(false))
+                    while (true)
                     {
-                        // Quiet for a while: make sure the connection is still there.
-                        await using var probe = new NpgsqlCommand("SELECT 1;", connection);
-                        await probe.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                        if (!await connection.WaitAsync(_options.ProbeInterval, token).ConfigureAwait(false))
+                        {
+                            // Quiet for a while: make sure the connection is still there.
+                            await using var probe = new NpgsqlCommand("SELECT 1;", connection);
+                            await probe.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                        }
                     }
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    await UnlistenAsync(connection).ConfigureAwait(false);
+                    throw;
                 }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -210,6 +218,27 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
 
         _listening = false;
         firstAttempt.TrySetResult();
+    }
+
+    // Stopping: the connection goes back to the pool, where a session still listening would hold PostgreSQL's notification
+    // queue back. Best effort (a connection broken by the cancellation is not pooled anyway).
+    private async Task UnlistenAsync(NpgsqlConnection connection)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), _time);
+        try
+        {
+            await using var unlisten = new NpgsqlCommand("UNLISTEN *;", connection);
+            await unlisten.ExecuteNonQueryAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or InvalidOperationException or TimeoutException or IOException)
+        {
+            // The connection is closed with the failure.
+        }
     }
 
     // Runs on the listening loop (inside WaitAsync): reassembles a publish's chunks and queues it for reading.

@@ -114,6 +114,11 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         }
 
         Assert.Empty(otherOnB.Batches);
+
+        // Stopped, a fan-out leaves no listening session in its pool (it would hold PostgreSQL's notification queue back).
+        await b.Fanout.DisposeAsync();
+        Assert.Equal(1L, await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'"));
     }
 
     [Fact]
