@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -704,13 +703,7 @@ public sealed partial class Exporter : IDisposable
     }
 
     /// <summary>The delay after <paramref name="failures"/> failures in a row: doubling from the minimum, capped, with jitter (75–100 %).</summary>
-    internal TimeSpan RetryDelay(int failures)
-    {
-        double baseTicks = _options.MinRetryDelay.Ticks * Math.Pow(2, Math.Min(failures - 1, 30));
-        baseTicks = Math.Min(baseTicks, _options.MaxRetryDelay.Ticks);
-        double jitter = 0.75 + (0.25 * RandomNumberGenerator.GetInt32(1_000_001) / 1_000_000.0);
-        return TimeSpan.FromTicks(Math.Max(_options.MinRetryDelay.Ticks, (long)(baseTicks * jitter)));
-    }
+    internal TimeSpan RetryDelay(int failures) => Backoff.Jittered(_options.MinRetryDelay, _options.MaxRetryDelay, failures);
 
     /// <summary>A one-line reason for a failure, with any password redacted.</summary>
     internal static string Describe(Exception ex)

@@ -10,11 +10,14 @@ namespace Tocsin.Storage.Postgres;
 public sealed class CentralDatabase
 {
     private readonly NpgsqlDataSource _dataSource;
-    private readonly HashSet<DateOnly> _knownPartitions = [];
-    private readonly Lock _knownLock = new();
+    private readonly DayPartitions _partitions;
 
     /// <summary>Uses <paramref name="dataSource"/> (built once by the caller, who disposes it).</summary>
-    public CentralDatabase(NpgsqlDataSource dataSource) => _dataSource = dataSource;
+    public CentralDatabase(NpgsqlDataSource dataSource)
+    {
+        _dataSource = dataSource;
+        _partitions = new DayPartitions(dataSource, "results");
+    }
 
     /// <summary>The highest central schema version this build knows.</summary>
     public static int SchemaVersion => PostgresSchema.Migrations[^1].Version;
@@ -29,8 +32,8 @@ public sealed class CentralDatabase
     {
         await using var c = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await LockAsync(c, tx, cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(c, tx, PostgresSchema.CreateMigrationsTable, cancellationToken).ConfigureAwait(false);
+        await DayPartitions.LockAsync(c, tx, cancellationToken).ConfigureAwait(false);
+        await DayPartitions.ExecuteAsync(c, tx, PostgresSchema.CreateMigrationsTable, cancellationToken).ConfigureAwait(false);
         int current;
         await using (var q = new NpgsqlCommand(PostgresSchema.SelectVersion, c, tx))
         {
@@ -44,7 +47,7 @@ public sealed class CentralDatabase
 
         foreach (var (version, description, sql) in PostgresSchema.Migrations.Where(m => m.Version > current))
         {
-            await ExecuteAsync(c, tx, sql, cancellationToken).ConfigureAwait(false);
+            await DayPartitions.ExecuteAsync(c, tx, sql, cancellationToken).ConfigureAwait(false);
             await using var ins = new NpgsqlCommand(PostgresSchema.InsertMigration, c, tx);
             ins.Parameters.AddWithValue("version", version);
             ins.Parameters.AddWithValue("description", description);
@@ -56,40 +59,15 @@ public sealed class CentralDatabase
     }
 
     /// <summary>The partition name for a UTC day: <c>results_pYYYYMMDD</c>.</summary>
-    public static string PartitionName(DateOnly day) => "results_p" + day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+    public static string PartitionName(DateOnly day) => DayPartitions.NameOf("results", day);
 
     /// <summary>
     /// Makes sure a partition exists for each of <paramref name="days"/> (UTC). Days already known to
     /// exist cost nothing; the others are created in one transaction under the advisory lock.
     /// </summary>
     /// <exception cref="NpgsqlException">When PostgreSQL cannot be reached or refuses a statement.</exception>
-    public async Task EnsurePartitionsAsync(IEnumerable<DateOnly> days, CancellationToken cancellationToken)
-    {
-        List<DateOnly> missing;
-        lock (_knownLock)
-        {
-            missing = days.Distinct().Where(d => !_knownPartitions.Contains(d)).Order().ToList();
-        }
-
-        if (missing.Count == 0)
-        {
-            return;
-        }
-
-        await using var c = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await LockAsync(c, tx, cancellationToken).ConfigureAwait(false);
-        foreach (var day in missing)
-        {
-            await ExecuteAsync(c, tx, PostgresSchema.CreatePartition(PartitionName(day), day), cancellationToken).ConfigureAwait(false);
-        }
-
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        lock (_knownLock)
-        {
-            _knownPartitions.UnionWith(missing);
-        }
-    }
+    public Task EnsurePartitionsAsync(IEnumerable<DateOnly> days, CancellationToken cancellationToken) =>
+        _partitions.EnsureAsync(days, cancellationToken);
 
     /// <summary>
     /// Creates the partitions from yesterday to a week ahead of <paramref name="now"/> and drops the
@@ -102,76 +80,12 @@ public sealed class CentralDatabase
         await EnsurePartitionsAsync(Enumerable.Range(-1, 9).Select(today.AddDays), cancellationToken).ConfigureAwait(false);
 
         // A day's partition goes once its end (next midnight) is older than the retention cutoff.
-        var cutoff = now - retention;
-        await using var c = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await LockAsync(c, tx, cancellationToken).ConfigureAwait(false);
-        var names = new List<string>();
-        await using (var q = new NpgsqlCommand(PostgresSchema.SelectPartitions, c, tx))
-        await using (var r = await q.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                names.Add(r.GetString(0));
-            }
-        }
-
-        var dropped = new List<string>();
-        foreach (string name in names)
-        {
-            if (!TryParsePartitionDay(name, out var day))
-            {
-                continue;
-            }
-
-            var end = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-            if (end <= cutoff)
-            {
-                await ExecuteAsync(c, tx, PostgresSchema.DropPartition(name), cancellationToken).ConfigureAwait(false);
-                dropped.Add(name);
-            }
-        }
-
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        lock (_knownLock)
-        {
-            foreach (string name in dropped)
-            {
-                if (TryParsePartitionDay(name, out var day))
-                {
-                    _knownPartitions.Remove(day);
-                }
-            }
-        }
-
-        return dropped;
+        var dropped = await _partitions.DropOlderThanAsync(now - retention, cancellationToken).ConfigureAwait(false);
+        return dropped.Select(d => d.Name).ToList();
     }
 
     /// <summary>Forgets which partitions are known to exist (after an error that may mean they were dropped).</summary>
-    public void ForgetPartitions()
-    {
-        lock (_knownLock)
-        {
-            _knownPartitions.Clear();
-        }
-    }
-
-    private static bool TryParsePartitionDay(string name, out DateOnly day) =>
-        DateOnly.TryParseExact(name.StartsWith("results_p", StringComparison.Ordinal) ? name["results_p".Length..] : "", "yyyyMMdd",
-            CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
-
-    private static async Task LockAsync(NpgsqlConnection c, NpgsqlTransaction tx, CancellationToken cancellationToken)
-    {
-        await using var cmd = new NpgsqlCommand(PostgresSchema.Lock, c, tx);
-        cmd.Parameters.AddWithValue("key", PostgresSchema.MigrationLockKey);
-        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection c, NpgsqlTransaction tx, string sql, CancellationToken cancellationToken)
-    {
-        await using var cmd = new NpgsqlCommand(sql, c, tx);
-        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public void ForgetPartitions() => _partitions.Forget();
 }
 
 /// <summary>

@@ -1,0 +1,337 @@
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Tocsin.Export;
+
+namespace Tocsin.Ingestion.Postgres;
+
+/// <summary>
+/// Live fan-out across the replicas sharing one PostgreSQL, in place of seed 002's ZMQ relay. A publish is delivered to this
+/// replica's receivers at once (<see cref="LocalNotificationFanout"/>) and announced with <c>NOTIFY tocsin_ingest</c>: the
+/// payloads name this replica (<see cref="ReplicaId"/>), the identity and the row ids (<see cref="FanoutPayload"/>: chunks
+/// under PostgreSQL's 8000-byte limit, all sent in one statement). Every replica keeps one connection that <c>LISTEN</c>s;
+/// on an announcement from another replica for an identity with receivers here, it reads the rows by id
+/// (<see cref="IIngestionStore.ReadAsync"/>, notifications) and delivers them, newest first, to those receivers — once per
+/// publish. Its own announcements are skipped (delivered locally already).
+/// <para>When the listening connection fails it is opened again after a back-off (doubling from
+/// <see cref="PostgresFanoutOptions.MinReconnectDelay"/> to <see cref="PostgresFanoutOptions.MaxReconnectDelay"/>, with
+/// jitter, timed by the <see cref="TimeProvider"/>); the outage is logged once when it starts and once when it ends.
+/// Notifications announced during an outage are not pushed here (they stay readable with <c>getNotifications</c>).
+/// Nothing here throws for a delivery problem: failures are logged. Thread-safe.</para>
+/// </summary>
+public sealed partial class PostgresNotificationFanout : INotificationFanout
+{
+    /// <summary>The PostgreSQL notification channel.</summary>
+    public const string ChannelName = "tocsin_ingest";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly IIngestionStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly PostgresFanoutOptions _options;
+    private readonly LocalNotificationFanout _local;
+    private readonly Channel<(string Identity, IReadOnlyList<long> Ids)> _remote;
+    private readonly Dictionary<(string Replica, long Sequence), List<long>> _partial = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _startLock = new();
+    private Task _listenLoop = Task.CompletedTask;
+    private Task _fetchLoop = Task.CompletedTask;
+    private bool _started;
+    private long _sequence;
+    private volatile bool _listening;
+
+    /// <summary>
+    /// Fans out over <paramref name="dataSource"/> (the shared data source of <c>externalDatabaseUri</c>, owned by the caller),
+    /// reading other replicas' rows from <paramref name="store"/> (a <see cref="PostgresIngestionStore"/> on the same database,
+    /// owned by the caller). Listens only after <see cref="StartAsync"/>.
+    /// </summary>
+    public PostgresNotificationFanout(NpgsqlDataSource dataSource, IIngestionStore store, TimeProvider timeProvider, ILoggerFactory loggerFactory, PostgresFanoutOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        _options = options ?? new PostgresFanoutOptions();
+        _options.Validate();
+        _dataSource = dataSource;
+        _store = store;
+        _time = timeProvider;
+        _logger = loggerFactory.CreateLogger<PostgresNotificationFanout>();
+        _local = new LocalNotificationFanout(loggerFactory.CreateLogger<LocalNotificationFanout>(), _options.QueueCapacity);
+        _remote = Channel.CreateBounded<(string, IReadOnlyList<long>)>(
+            new BoundedChannelOptions(_options.RemoteQueueCapacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+    }
+
+    /// <summary>This replica's id in the announcements: 16 random hexadecimal digits, new for each instance.</summary>
+    public string ReplicaId { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+    /// <summary>Whether the listening connection is up (announcements of other replicas reach this one).</summary>
+    public bool IsListening => _listening;
+
+    /// <summary>
+    /// Starts listening (and reading announced rows) in the background; returns when the first <c>LISTEN</c> is done or has
+    /// failed (then it is retried in the background: starting never fails because PostgreSQL is down).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">When started already.</exception>
+    /// <exception cref="OperationCanceledException">When <paramref name="cancellationToken"/> is cancelled first (listening goes on).</exception>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var firstAttempt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_startLock)
+        {
+            ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
+            if (_started)
+            {
+                throw new InvalidOperationException("the fan-out is started already");
+            }
+
+            _started = true;
+            _fetchLoop = Task.Run(FetchLoopAsync, CancellationToken.None);
+            _listenLoop = Task.Run(() => ListenLoopAsync(firstAttempt), CancellationToken.None);
+        }
+
+        return firstAttempt.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public IDisposable Subscribe(string identity, Func<IReadOnlyList<StoredRow>, CancellationToken, ValueTask> deliver) =>
+        _local.Subscribe(identity, deliver);
+
+    /// <inheritdoc />
+    /// <remarks>Delivers locally, then sends the announcement (one round trip); a failure to announce is logged.</remarks>
+    public async ValueTask PublishAsync(string identity, IReadOnlyList<StoredRow> rows, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        ArgumentNullException.ThrowIfNull(rows);
+        await _local.PublishAsync(identity, rows, cancellationToken).ConfigureAwait(false);
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var payloads = FanoutPayload.Encode(ReplicaId, Interlocked.Increment(ref _sequence), identity, rows.Select(r => r.Id));
+            await using var cmd = _dataSource.CreateCommand("SELECT pg_notify(@channel, p) FROM unnest(@payloads) AS p;");
+            cmd.Parameters.Add(new NpgsqlParameter<string>("channel", ChannelName));
+            cmd.Parameters.Add(new NpgsqlParameter<string[]>("payloads", [.. payloads]));
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            string reason = Exporter.Describe(ex);
+            LogAnnounceFailed(_logger, rows.Count, identity, reason);
+        }
+    }
+
+    /// <summary>Stops listening and delivering, and waits for the loops. The data source and the store stay open.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_startLock)
+        {
+            if (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _stop.Cancel();
+        }
+
+        _remote.Writer.TryComplete();
+        await Task.WhenAll(_listenLoop, _fetchLoop).ConfigureAwait(false);
+        await _local.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task ListenLoopAsync(TaskCompletionSource firstAttempt)
+    {
+        var token = _stop.Token;
+        int failures = 0;
+        DateTimeOffset? outageSince = null;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(token).ConfigureAwait(false);
+                connection.Notification += OnNotification;
+                await using (var listen = new NpgsqlCommand($"LISTEN {ChannelName};", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                }
+
+                _listening = true;
+                failures = 0;
+                if (outageSince is { } since)
+                {
+                    var outage = _time.GetUtcNow() - since;
+                    LogListeningAgain(_logger, outage);
+                    outageSince = null;
+                }
+
+                firstAttempt.TrySetResult();
+                try
+                {
+                    while (true)
+                    {
+                        if (!await connection.WaitAsync(_options.ProbeInterval, token).ConfigureAwait(false))
+                        {
+                            // Quiet for a while: make sure the connection is still there.
+                            await using var probe = new NpgsqlCommand("SELECT 1;", connection);
+                            await probe.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    await UnlistenAsync(connection).ConfigureAwait(false);
+                    throw;
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                _listening = false;
+                _partial.Clear();
+                if (outageSince is null)
+                {
+                    outageSince = _time.GetUtcNow();
+                    string reason = Exporter.Describe(ex);
+                    LogListenLost(_logger, reason, ex.GetType().Name);
+                }
+
+                firstAttempt.TrySetResult();
+                failures++;
+                try
+                {
+                    await Task.Delay(Backoff.Jittered(_options.MinReconnectDelay, _options.MaxReconnectDelay, failures), _time, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+
+        _listening = false;
+        firstAttempt.TrySetResult();
+    }
+
+    // Stopping: the connection goes back to the pool, where a session still listening would hold PostgreSQL's notification
+    // queue back. Best effort (a connection broken by the cancellation is not pooled anyway).
+    private async Task UnlistenAsync(NpgsqlConnection connection)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), _time);
+        try
+        {
+            await using var unlisten = new NpgsqlCommand("UNLISTEN *;", connection);
+            await unlisten.ExecuteNonQueryAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or InvalidOperationException or TimeoutException or IOException)
+        {
+            // The connection is closed with the failure.
+        }
+    }
+
+    // Runs on the listening loop (inside WaitAsync): reassembles a publish's chunks and queues it for reading.
+    private void OnNotification(object sender, NpgsqlNotificationEventArgs e)
+    {
+        if (e.Channel != ChannelName || !FanoutPayload.TryParse(e.Payload, out var chunk))
+        {
+            LogIgnored(_logger, e.Channel);
+            return;
+        }
+
+        if (chunk.Replica == ReplicaId)
+        {
+            return;
+        }
+
+        IReadOnlyList<long> ids = chunk.Ids;
+        if (chunk.Count > 1)
+        {
+            var key = (chunk.Replica, chunk.Sequence);
+            if (!_partial.TryGetValue(key, out var gathered))
+            {
+                if (_partial.Count >= _options.RemoteQueueCapacity)
+                {
+                    _partial.Clear();
+                }
+
+                _partial[key] = gathered = [];
+            }
+
+            gathered.AddRange(chunk.Ids);
+            if (chunk.Index < chunk.Count)
+            {
+                return;
+            }
+
+            _partial.Remove(key);
+            ids = gathered;
+        }
+
+        if (_local.HasSubscribers(chunk.Identity) && !_remote.Writer.TryWrite((chunk.Identity, ids)))
+        {
+            LogRemoteDropped(_logger, ids.Count, chunk.Identity, _options.RemoteQueueCapacity);
+        }
+    }
+
+    private async Task FetchLoopAsync()
+    {
+        var token = _stop.Token;
+        try
+        {
+            await foreach (var (identity, ids) in _remote.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                if (!_local.HasSubscribers(identity))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    var rows = await _store.ReadAsync(RowKind.Notifications, ids, token).ConfigureAwait(false);
+                    foreach (var group in rows.GroupBy(r => r.Identity, StringComparer.Ordinal))
+                    {
+                        await _local.PublishAsync(group.Key, [.. group], token).ConfigureAwait(false);
+                    }
+                }
+                catch (IngestionStoreException ex)
+                {
+                    LogFetchFailed(_logger, ids.Count, identity, ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live notifications from other replicas stopped: cannot listen on PostgreSQL ({Reason}, {ExceptionType}); retrying with back-off")]
+    private static partial void LogListenLost(ILogger logger, string reason, string exceptionType);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Live notifications from other replicas flow again (listening on PostgreSQL after an outage of {Outage})")]
+    private static partial void LogListeningAgain(ILogger logger, TimeSpan outage);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live notifications: could not announce {Rows} notification(s) of {Identity} to the other replicas ({Reason}); their receivers there do not get them live")]
+    private static partial void LogAnnounceFailed(ILogger logger, int rows, string identity, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live notifications: could not read {Rows} notification(s) of {Identity} announced by another replica ({Reason}); not pushed here")]
+    private static partial void LogFetchFailed(ILogger logger, int rows, string identity, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live notifications: {Rows} notification(s) of {Identity} announced by another replica dropped ({Capacity} announcements waiting to be read)")]
+    private static partial void LogRemoteDropped(ILogger logger, int rows, string identity, int capacity);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Live notifications: ignored a notification on channel {Channel} that is not a Tocsin announcement")]
+    private static partial void LogIgnored(ILogger logger, string channel);
+}

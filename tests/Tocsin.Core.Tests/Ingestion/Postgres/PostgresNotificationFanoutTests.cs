@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Npgsql;
+using Tocsin.Core.Tests.TestServers;
+using Tocsin.Ingestion;
+using Tocsin.Ingestion.Postgres;
+
+namespace Tocsin.Core.Tests.Ingestion.Postgres;
+
+/// <summary>Two replicas (each a data source, a store and a fan-out) on one real PostgreSQL database.</summary>
+public sealed class PostgresNotificationFanoutTests(PostgresServer server) : IClassFixture<PostgresServer>
+{
+    private static readonly PostgresFanoutOptions Fast = new() { MinReconnectDelay = TimeSpan.FromMilliseconds(50), MaxReconnectDelay = TimeSpan.FromMilliseconds(500) };
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>One replica: what a Tocsin process on the shared database holds.</summary>
+    private sealed class Replica : IAsyncDisposable
+    {
+        private readonly NpgsqlDataSource _source;
+        private readonly ILoggerFactory _loggers;
+
+        private Replica(string cs)
+        {
+            _source = NpgsqlDataSource.Create(cs);
+            Store = new PostgresIngestionStore(_source, TimeProvider.System);
+            _loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(Logs)));
+            Fanout = new PostgresNotificationFanout(_source, Store, TimeProvider.System, _loggers, Fast);
+        }
+
+        public FakeLogCollector Logs { get; } = new();
+
+        public PostgresIngestionStore Store { get; }
+
+        public PostgresNotificationFanout Fanout { get; }
+
+        public static async Task<Replica> StartAsync(string cs)
+        {
+            var r = new Replica(cs);
+            await r.Store.InitializeAsync(Ct);
+            await r.Fanout.StartAsync(Ct);
+            Assert.True(r.Fanout.IsListening);
+            return r;
+        }
+
+        /// <summary>Stores <paramref name="count"/> notifications of <paramref name="identity"/> and publishes them as the server does.</summary>
+        public async Task<IReadOnlyList<StoredRow>> UploadAsync(string identity, int count, string message = "n")
+        {
+            var now = DateTimeOffset.UtcNow;
+            now = now.AddTicks(-(now.Ticks % 10)); // microseconds, as validated uploads are
+            var rows = Enumerable.Range(0, count).Select(i => new IngestionRow("ups", $"{message} {i}", 30, now.AddMilliseconds(i))).ToArray();
+            var ids = await Store.AppendAsync(RowKind.Notifications, [new IngestionBatch(identity, rows)], Ct);
+            var stored = rows.Select((r, i) => new StoredRow(ids[0][i], identity, r.Sender, r.Message, r.Level, r.Time)).ToList();
+            await Fanout.PublishAsync(identity, stored, Ct);
+            return stored;
+        }
+
+        public int Count(string text) => Logs.GetSnapshot().Count(r => r.Message.Contains(text, StringComparison.Ordinal));
+
+        public async ValueTask DisposeAsync()
+        {
+            await Fanout.DisposeAsync();
+            await Store.DisposeAsync();
+            _loggers.Dispose();
+            await _source.DisposeAsync();
+        }
+    }
+
+    /// <summary>What a receiver got, batch by batch.</summary>
+    private sealed class Inbox
+    {
+        public ConcurrentQueue<IReadOnlyList<StoredRow>> Batches { get; } = new();
+
+        public Func<IReadOnlyList<StoredRow>, CancellationToken, ValueTask> Deliver => (rows, _) =>
+        {
+            Batches.Enqueue(rows);
+            return ValueTask.CompletedTask;
+        };
+
+        public IEnumerable<long> Ids => Batches.SelectMany(b => b).Select(r => r.Id);
+
+        public Task<bool> WaitForAsync(long id, string what) =>
+            Poll.UntilAsync(() => Task.FromResult(Ids.Contains(id)), got => got, Deadline, what);
+    }
+
+    [Fact]
+    public async Task A_publish_on_one_replica_reaches_receivers_of_its_identity_on_both_exactly_once()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var a = await Replica.StartAsync(cs);
+        await using var b = await Replica.StartAsync(cs);
+        Assert.NotEqual(a.Fanout.ReplicaId, b.Fanout.ReplicaId);
+        Inbox onA = new(), onB = new(), otherOnB = new();
+        using var sa = a.Fanout.Subscribe("wd-1", onA.Deliver);
+        using var sb = b.Fanout.Subscribe("wd-1", onB.Deliver);
+        using var so = b.Fanout.Subscribe("wd-2", otherOnB.Deliver);
+
+        var published = await a.UploadAsync("wd-1", 3, "on battery");
+        await onB.WaitForAsync(published[0].Id, "the notifications on replica B");
+
+        // A replica receives another's announcements in order on one connection: a sentinel from the other replica, once
+        // received, comes after any repeat of the first publish would have.
+        var fromB = await b.UploadAsync("wd-1", 1, "sentinel from B");
+        await onA.WaitForAsync(fromB[0].Id, "B's sentinel on replica A");
+        var fromA = await a.UploadAsync("wd-1", 1, "sentinel from A");
+        await onB.WaitForAsync(fromA[0].Id, "A's sentinel on replica B");
+        foreach (var inbox in new[] { onA, onB })
+        {
+            Assert.Equal(
+                [[.. published.OrderByDescending(r => r.Time).ThenByDescending(r => r.Id)], fromB, fromA],
+                inbox.Batches.Select(batch => batch.ToList()).ToList());
+        }
+
+        Assert.Empty(otherOnB.Batches);
+
+        // Stopped, a fan-out leaves no listening session in its pool (it would hold PostgreSQL's notification queue back).
+        await b.Fanout.DisposeAsync();
+        Assert.Equal(1L, await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'"));
+    }
+
+    [Fact]
+    public async Task A_publish_of_5000_scattered_notifications_crosses_in_chunks_and_arrives_as_one_batch()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var a = await Replica.StartAsync(cs);
+        await using var b = await Replica.StartAsync(cs);
+        var onB = new Inbox();
+        using var sb = b.Fanout.Subscribe("wd-1", onB.Deliver);
+
+        // Every second row of 10,000: no two ids consecutive, so the ids need several payloads.
+        var now = DateTimeOffset.UtcNow;
+        var rows = Enumerable.Range(0, 10_000).Select(i => new IngestionRow("s", $"n {i}", 30, now.AddTicks(i * 10))).ToArray();
+        var ids = (await a.Store.AppendAsync(RowKind.Notifications, [new IngestionBatch("wd-1", rows)], Ct))[0];
+        var scattered = Enumerable.Range(0, 5000).Select(i => new StoredRow(ids[2 * i], "wd-1", "s", rows[2 * i].Message, 30, rows[2 * i].Time)).ToList();
+        Assert.True(FanoutPayload.Encode(a.Fanout.ReplicaId, 1, "wd-1", scattered.Select(r => r.Id)).Count > 1);
+
+        await a.Fanout.PublishAsync("wd-1", scattered, Ct);
+
+        await Poll.UntilAsync(() => Task.FromResult(onB.Batches.Count), n => n > 0, Deadline, "the 5000 notifications on replica B");
+        var batch = Assert.Single(onB.Batches);
+        Assert.Equal(scattered.Select(r => r.Id).Reverse(), batch.Select(r => r.Id));
+        Assert.Equal(scattered[^1].Message, batch[0].Message);
+    }
+
+    [Fact]
+    public async Task After_the_listening_connections_are_killed_later_publishes_arrive_and_the_outage_is_logged_once()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var a = await Replica.StartAsync(cs);
+        await using var b = await Replica.StartAsync(cs);
+        var onB = new Inbox();
+        using var sb = b.Fanout.Subscribe("wd-1", onB.Deliver);
+        var before = await a.UploadAsync("wd-1", 1, "before");
+        await onB.WaitForAsync(before[0].Id, "a notification before the kill");
+
+        Assert.Equal(2, await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'"));
+
+        // Announcements sent while B reconnects are lost (NOTIFY is not stored): publish until one arrives.
+        var sent = new List<long>();
+        await Poll.UntilAsync(async () =>
+        {
+            sent.Add((await a.UploadAsync("wd-1", 1, "after"))[0].Id);
+            return onB.Ids.Intersect(sent).Any();
+        }, arrived => arrived, Deadline, "a notification after the kill");
+        var next = await a.UploadAsync("wd-1", 1, "next");
+        await onB.WaitForAsync(next[0].Id, "the next notification");
+        Assert.Equal(1, onB.Ids.Count(id => id == next[0].Id));
+        Assert.Equal(onB.Ids.Count(), onB.Ids.Distinct().Count());
+
+        foreach (var replica in new[] { a, b })
+        {
+            await Poll.UntilAsync(() => Task.FromResult(replica.Count("flow again")), n => n == 1, Deadline, "the recovery logged");
+            Assert.Equal(1, replica.Count("stopped: cannot listen"));
+            Assert.True(replica.Fanout.IsListening);
+        }
+    }
+
+    [Fact]
+    public async Task A_replica_started_while_postgres_is_unreachable_listens_once_it_can_and_publishing_never_throws()
+    {
+        // A port nothing listens on: every attempt fails, starting does not.
+        var b = new NpgsqlConnectionStringBuilder(await server.CreateDatabaseAsync()) { Port = 1, Timeout = 1 };
+        await using var source = NpgsqlDataSource.Create(b.ConnectionString);
+        var logs = new FakeLogCollector();
+        using var loggers = LoggerFactory.Create(l => l.AddProvider(new FakeLoggerProvider(logs)));
+        var store = new PostgresIngestionStore(source, TimeProvider.System);
+        await using var fanout = new PostgresNotificationFanout(source, store, TimeProvider.System, loggers, Fast);
+        await fanout.StartAsync(Ct);
+        Assert.False(fanout.IsListening);
+
+        var got = new Inbox();
+        using var s = fanout.Subscribe("wd", got.Deliver);
+        await fanout.PublishAsync("wd", [new StoredRow(1, "wd", "s", "m", 30, DateTimeOffset.UtcNow)], Ct);
+        await Poll.UntilAsync(() => Task.FromResult(got.Batches.Count), n => n == 1, Deadline, "the local delivery");
+        await Poll.UntilAsync(() => Task.FromResult(logs.GetSnapshot().Count(r => r.Message.Contains("could not announce", StringComparison.Ordinal))), n => n == 1, Deadline, "the announce failure logged");
+        Assert.Single(logs.GetSnapshot(), r => r.Message.Contains("stopped: cannot listen", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.GetSnapshot(), r => r.Message.Contains(server.Password, StringComparison.Ordinal));
+    }
+}
