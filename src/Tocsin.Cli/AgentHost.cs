@@ -20,6 +20,7 @@ using Tocsin.Storage.Postgres;
 using Tocsin.Storage.Sqlite;
 using Tocsin.Web;
 using Tocsin.Web.Dashboard;
+using Tocsin.Web.Ingestion;
 
 namespace Tocsin.Cli;
 
@@ -72,6 +73,12 @@ internal static class AgentHost
         app.MapTocsinApi(write => write.RequireAuthorization(AuthSetup.WritePolicy).RefuseCrossOrigin());
         // Heartbeat pings: the token in the path is the credential (curl from cron jobs), so no write policy and no CSRF filter.
         app.MapHeartbeatPings();
+        if (config.Ingestion.Enabled)
+        {
+            // Seed 002's /ws and the HTTP uploads: ingestion tokens are their credentials (never web.auth's).
+            app.MapIngestion();
+        }
+
         app.MapTocsinMetrics();
         app.MapTocsinPrivate();
         app.MapSlapOs(write => write.RequireAuthorization(AuthSetup.WritePolicy).RefuseCrossOrigin());
@@ -83,7 +90,8 @@ internal static class AgentHost
 
     /// <summary>
     /// Registers seed 002's log and notification backend when <c>ingestion.enabled</c>: the store (the central PostgreSQL when
-    /// configured, else its SQLite file), readied by <see cref="IngestionService"/>, the batching writer and retention.
+    /// configured, else its SQLite file), readied by <see cref="IngestionService"/>, the batching writer, the live fan-out
+    /// (LISTEN/NOTIFY across replicas with PostgreSQL), the request handler of <c>/ws</c> and HTTP, and retention.
     /// </summary>
     public static void AddIngestion(IServiceCollection services, TocsinConfig config)
     {
@@ -93,9 +101,15 @@ internal static class AgentHost
         }
 
         services.AddSingleton(config.Ingestion);
-        services.AddSingleton(sp => IngestionStores.Create(config, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => IngestionStores.Create(config, sp.GetRequiredService<TimeProvider>(), sp.GetService<NpgsqlDataSource>()));
         services.AddSingleton<IngestionWriter>();
         services.AddSingleton<IIngestionWriter>(sp => sp.GetRequiredService<IngestionWriter>());
+        // Live notifications: this process's user sockets, and with PostgreSQL every replica's, through LISTEN/NOTIFY.
+        services.AddSingleton<INotificationFanout>(sp => sp.GetService<NpgsqlDataSource>() is { } central
+            ? new Ingestion.Postgres.PostgresNotificationFanout(
+                central, sp.GetRequiredService<IIngestionStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>())
+            : new LocalNotificationFanout(sp.GetRequiredService<ILogger<LocalNotificationFanout>>()));
+        services.AddSingleton<IngestionHandler>();
         services.AddHostedService<IngestionService>();
         services.AddHostedService<IngestionRetention>();
     }

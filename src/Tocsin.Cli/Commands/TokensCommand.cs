@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Npgsql;
 using Spectre.Console;
 using Tocsin.Access;
 using Tocsin.Checks;
 using Tocsin.Configuration;
 using Tocsin.Ingestion;
+using Tocsin.Storage.Postgres;
 
 namespace Tocsin.Cli.Commands;
 
@@ -41,7 +43,7 @@ internal static class TokensCommand
             var r = parse.GetValue(role) == "user" ? IngestionRole.User : IngestionRole.Agent;
             string token = AccessTokens.Create();
             var stored = await store.AddTokenAsync(who, r, AccessTokens.Sha256(token), ct).ConfigureAwait(false);
-            await Console.Error.WriteLineAsync($"Token {stored.Id} for {who} ({RoleName(r)}), stored in {store.Description}. It is shown once:").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"Token {stored.Id} for {who} ({IngestionRoles.Name(r)}), stored in {store.Description}. It is shown once:").ConfigureAwait(false);
             Console.Out.WriteLine(token);
             return 0;
         }));
@@ -53,14 +55,14 @@ internal static class TokensCommand
             var all = await store.ListTokensAsync(ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(all.Select(t => new { t.Id, t.Identity, Role = RoleName(t.Role), t.CreatedAt, t.RevokedAt }), Json));
+                Console.Out.WriteLine(JsonSerializer.Serialize(all.Select(t => new { t.Id, t.Identity, Role = IngestionRoles.Name(t.Role), t.CreatedAt, t.RevokedAt }), Json));
                 return 0;
             }
 
             var table = new Table().AddColumns("Id", "Identity", "Role", "Created (UTC)", "Revoked (UTC)");
             foreach (var t in all)
             {
-                table.AddRow(t.Id, Markup.Escape(t.Identity), RoleName(t.Role), Time(t.CreatedAt), t.RevokedAt is { } at ? Time(at) : "");
+                table.AddRow(t.Id, Markup.Escape(t.Identity), IngestionRoles.Name(t.Role), Time(t.CreatedAt), t.RevokedAt is { } at ? Time(at) : "");
             }
 
             AnsiConsole.Write(table);
@@ -88,15 +90,16 @@ internal static class TokensCommand
         return tokens;
     }
 
-    private static string RoleName(IngestionRole role) => role == IngestionRole.Agent ? "agent" : "user";
-
     private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     private static async Task<int> WithStoreAsync(ParseResult parse, Func<IIngestionStore, Task<int>> action)
     {
         string path = TocsinCommand.ResolveConfigPath(parse);
         var config = new ConfigLoader(CheckKinds.CreateDefault(TimeProvider.System)).Load(path);
-        await using var store = IngestionStores.Create(config, TimeProvider.System);
+        await using var central = config.ExternalDatabaseUri is { } external
+            ? NpgsqlDataSource.Create(PostgresConnectionString.Resolve(external, config.ExternalDatabasePasswordFile))
+            : null;
+        await using var store = IngestionStores.Create(config, TimeProvider.System, central);
         try
         {
             await store.InitializeAsync(CancellationToken.None).ConfigureAwait(false);

@@ -75,7 +75,26 @@ public sealed record RowCursor(DateTimeOffset Time, long Id);
 /// <param name="Role">Its role.</param>
 /// <param name="CreatedAt">When it was made (UTC).</param>
 /// <param name="RevokedAt">When it was revoked (UTC), or null while valid.</param>
-public sealed record IngestionToken(string Id, string Identity, IngestionRole Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+public sealed record IngestionToken(string Id, string Identity, IngestionRole Role, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt)
+{
+    /// <summary>The public id of the token whose SHA-256 is <paramref name="sha256"/> (32 bytes): its first 12 hex digits.</summary>
+    public static string IdOf(byte[] sha256)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        return Convert.ToHexStringLower(sha256, 0, 6);
+    }
+}
+
+/// <summary>The names of <see cref="IngestionRole"/> in configuration, the CLI and the stores: <c>agent</c>, <c>user</c>.</summary>
+public static class IngestionRoles
+{
+    /// <summary><c>agent</c> or <c>user</c>.</summary>
+    public static string Name(IngestionRole role) => role == IngestionRole.User ? "user" : "agent";
+
+    /// <summary>The role named <paramref name="name"/> as <see cref="Name"/> writes it (anything but <c>user</c> is an agent:
+    /// stores only hold these two).</summary>
+    public static IngestionRole Parse(string name) => name == "user" ? IngestionRole.User : IngestionRole.Agent;
+}
 
 /// <summary>
 /// Thrown by an <see cref="IIngestionStore"/> when rows could not be committed (or read): nothing of the failed transaction

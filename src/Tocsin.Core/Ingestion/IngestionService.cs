@@ -11,14 +11,17 @@ namespace Tocsin.Ingestion;
 public sealed partial class IngestionService : BackgroundService
 {
     private readonly IIngestionStore _store;
+    private readonly INotificationFanout? _fanout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Creates the service for <paramref name="store"/>.</summary>
-    public IngestionService(IIngestionStore store, TimeProvider time, ILogger<IngestionService> logger)
+    /// <summary>Creates the service for <paramref name="store"/>; a <see cref="Postgres.PostgresNotificationFanout"/> given as
+    /// <paramref name="fanout"/> starts listening once the store is ready.</summary>
+    public IngestionService(IIngestionStore store, TimeProvider time, ILogger<IngestionService> logger, INotificationFanout? fanout = null)
     {
         _store = store;
+        _fanout = fanout;
         _time = time;
         _logger = logger;
     }
@@ -37,6 +40,12 @@ public sealed partial class IngestionService : BackgroundService
             {
                 await _store.InitializeAsync(stoppingToken).ConfigureAwait(false);
                 LogReady(_logger, _store.Description);
+                if (_fanout is Postgres.PostgresNotificationFanout listening)
+                {
+                    // Returns after the first LISTEN attempt; it keeps trying in the background while PostgreSQL is down.
+                    await listening.StartAsync(stoppingToken).ConfigureAwait(false);
+                }
+
                 _ready.TrySetResult();
                 return;
             }

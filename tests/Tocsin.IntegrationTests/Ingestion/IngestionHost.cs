@@ -23,7 +23,7 @@ namespace Tocsin.IntegrationTests.Ingestion;
 /// <summary>
 /// A real Kestrel on a loopback port serving only <c>MapIngestion</c> over a real SQLite ingestion store in a temp folder,
 /// with the production batching writer (or one given by the test), a fake clock set to now (tests advance it for the
-/// auth deadline and the row rate) and <see cref="InTestNotificationFanout"/>. Optionally with <c>web.auth</c>, its
+/// auth deadline and the row rate) and the product's <see cref="LocalNotificationFanout"/>. Optionally with <c>web.auth</c>, its
 /// middleware and a write endpoint <c>POST /write</c> behind the write policy, to show the two do not mix.
 /// </summary>
 public sealed class IngestionHost : IAsyncDisposable
@@ -60,7 +60,7 @@ public sealed class IngestionHost : IAsyncDisposable
         builder.Services.AddSingleton<IIngestionStore>(host.Store);
         builder.Services.AddSingleton<IIngestionWriter>(sp => writer?.Invoke(host.Store)
             ?? new IngestionWriter(host.Store, sp.GetRequiredService<ILogger<IngestionWriter>>()));
-        builder.Services.AddSingleton<INotificationFanout, InTestNotificationFanout>();
+        builder.Services.AddSingleton<INotificationFanout>(sp => new LocalNotificationFanout(sp.GetRequiredService<ILogger<LocalNotificationFanout>>()));
         builder.Services.AddSingleton<IngestionHandler>();
         if (webAuth is not null)
         {
@@ -169,41 +169,5 @@ public static class IngestionClient
                 return (result.MessageType, message.ToArray());
             }
         }
-    }
-}
-
-/// <summary>
-/// A minimal in-process <see cref="INotificationFanout"/> for these tests only (the product's fan-out implementations are
-/// tested on their own): delivers each published batch to the identity's receivers before <c>PublishAsync</c> returns.
-/// </summary>
-public sealed class InTestNotificationFanout : INotificationFanout
-{
-    private readonly ConcurrentDictionary<Receiver, string> _receivers = new();
-
-    public IDisposable Subscribe(string identity, Func<IReadOnlyList<StoredRow>, CancellationToken, ValueTask> deliver)
-    {
-        var receiver = new Receiver(deliver, this);
-        _receivers[receiver] = identity;
-        return receiver;
-    }
-
-    public async ValueTask PublishAsync(string identity, IReadOnlyList<StoredRow> rows, CancellationToken cancellationToken)
-    {
-        foreach (var (receiver, id) in _receivers)
-        {
-            if (id == identity)
-            {
-                await receiver.Deliver(rows, cancellationToken);
-            }
-        }
-    }
-
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-    private sealed class Receiver(Func<IReadOnlyList<StoredRow>, CancellationToken, ValueTask> deliver, InTestNotificationFanout owner) : IDisposable
-    {
-        public Func<IReadOnlyList<StoredRow>, CancellationToken, ValueTask> Deliver => deliver;
-
-        public void Dispose() => owner._receivers.TryRemove(this, out _);
     }
 }

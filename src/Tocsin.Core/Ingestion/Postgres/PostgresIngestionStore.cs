@@ -329,14 +329,14 @@ public sealed class PostgresIngestionStore : IIngestionStore
             throw new ArgumentException($"a SHA-256 is 32 bytes, not {sha256.Length}", nameof(sha256));
         }
 
-        var token = new IngestionToken(Convert.ToHexStringLower(sha256, 0, 6), identity, role, Now(), null);
+        var token = new IngestionToken(IngestionToken.IdOf(sha256), identity, role, Now(), null);
         try
         {
             await using var cmd = _dataSource.CreateCommand(IngestionSql.InsertToken);
             cmd.Parameters.Add(new NpgsqlParameter<byte[]>("sha256", sha256));
             cmd.Parameters.Add(new NpgsqlParameter<string>("id", token.Id));
             cmd.Parameters.Add(new NpgsqlParameter<string>("identity", identity));
-            cmd.Parameters.Add(new NpgsqlParameter<string>("role", RoleName(role)));
+            cmd.Parameters.Add(new NpgsqlParameter<string>("role", IngestionRoles.Name(role)));
             cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", token.CreatedAt));
             await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return token;
@@ -408,19 +408,12 @@ public sealed class PostgresIngestionStore : IIngestionStore
         var tokens = new List<IngestionToken>();
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            tokens.Add(new IngestionToken(r.GetString(0), r.GetString(1), r.GetString(2) == "user" ? IngestionRole.User : IngestionRole.Agent,
+            tokens.Add(new IngestionToken(r.GetString(0), r.GetString(1), IngestionRoles.Parse(r.GetString(2)),
                 r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4)));
         }
 
         return tokens;
     }
-
-    private static string RoleName(IngestionRole role) => role switch
-    {
-        IngestionRole.Agent => "agent",
-        IngestionRole.User => "user",
-        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "must be Agent or User"),
-    };
 
     private static string Noun(RowKind kind) => kind == RowKind.Logs ? "log" : "notification";
 

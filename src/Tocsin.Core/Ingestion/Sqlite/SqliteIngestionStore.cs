@@ -268,7 +268,7 @@ public sealed class SqliteIngestionStore : IIngestionStore
     public Task<IngestionToken> AddTokenAsync(string identity, IngestionRole role, byte[] sha256, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sha256);
-        var token = new IngestionToken(TokenId(sha256), identity, role, _time.GetUtcNow(), null);
+        var token = new IngestionToken(IngestionToken.IdOf(sha256), identity, role, _time.GetUtcNow(), null);
         return WriteAsync("store the token", c =>
         {
             using var i = c.CreateCommand();
@@ -276,7 +276,7 @@ public sealed class SqliteIngestionStore : IIngestionStore
             i.Parameters.AddWithValue("$h", sha256);
             i.Parameters.AddWithValue("$id", token.Id);
             i.Parameters.AddWithValue("$i", identity);
-            i.Parameters.AddWithValue("$r", RoleName(role));
+            i.Parameters.AddWithValue("$r", IngestionRoles.Name(role));
             i.Parameters.AddWithValue("$t", token.CreatedAt.ToUnixTimeMilliseconds());
             i.ExecuteNonQuery();
             return token;
@@ -333,12 +333,6 @@ public sealed class SqliteIngestionStore : IIngestionStore
         _writeLock.Dispose();
     }
 
-    /// <summary>A token's public id: the first 12 hex digits of its SHA-256.</summary>
-    public static string TokenId(byte[] sha256) => Convert.ToHexStringLower(sha256)[..12];
-
-    /// <summary>The configuration name of a role: <c>agent</c> or <c>user</c>.</summary>
-    public static string RoleName(IngestionRole role) => role == IngestionRole.Agent ? "agent" : "user";
-
     private static string Table(RowKind kind) => kind == RowKind.Logs ? "ingest_logs" : "ingest_notifications";
 
     private static long Micros(DateTimeOffset t) => (t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
@@ -364,7 +358,7 @@ public sealed class SqliteIngestionStore : IIngestionStore
         while (r.Read())
         {
             tokens.Add(new IngestionToken(
-                r.GetString(0), r.GetString(1), r.GetString(2) == "agent" ? IngestionRole.Agent : IngestionRole.User,
+                r.GetString(0), r.GetString(1), IngestionRoles.Parse(r.GetString(2)),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)),
                 r.IsDBNull(4) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4))));
         }
