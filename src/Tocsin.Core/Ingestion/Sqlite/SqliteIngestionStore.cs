@@ -49,14 +49,7 @@ public sealed class SqliteIngestionStore : IIngestionStore
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         Path = System.IO.Path.GetFullPath(path);
         _time = time;
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = Path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _connectionString = Storage.Sqlite.SqliteFiles.ConnectionString(Path);
     }
 
     /// <summary>The database file's full path.</summary>

@@ -50,14 +50,7 @@ public sealed partial class SqliteOutbox : IDisposable
             Directory.CreateDirectory(dir);
         }
 
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = Path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _connectionString = SqliteFiles.ConnectionString(Path);
         _writer = new SqliteConnection(_connectionString);
         try
         {
