@@ -16,6 +16,8 @@ public sealed record Silence(Guid Id, string CheckName, DateTimeOffset CreatedAt
 /// The notifier's decisions, pure and synchronous: folds <see cref="AlertEvent"/>s into <see cref="AlertRecord"/>s and says
 /// which notifications are due now. Rules:
 /// <list type="bullet">
+/// <item>A state event not newer than the change applied last (another agent's older or duplicate report) is ignored
+/// (<see cref="Apply"/>).</item>
 /// <item>A hard state differing from the state last notified is due as a <c>problem</c> (non-OK) or <c>recovery</c> (OK);
 /// a recovery is only sent after a notified problem. WARNING → CRITICAL is a new <c>problem</c>.</item>
 /// <item>Held (and sent when no longer held, if still true) while a maintenance window or silence covers the check,
@@ -49,11 +51,32 @@ public sealed class AlertEngine
     /// <summary>Active silences by check (set by the notifier before reconciling).</summary>
     public IReadOnlyDictionary<string, Silence> Silences { get; set; } = new Dictionary<string, Silence>();
 
-    /// <summary>Folds <paramref name="e"/> into <paramref name="record"/>.</summary>
-    public static void Apply(AlertRecord record, AlertEvent e)
+    /// <summary>
+    /// Folds <paramref name="e"/> into <paramref name="record"/>. A state event is stale, and changes nothing, when its time
+    /// (<see cref="AlertEvent.At"/>) is before the time of the state change applied last (<see cref="AlertRecord.HardAt"/>), or
+    /// equal to it with the same target state: with several agents on one central database, more than one may run a check while
+    /// its ownership settles, so one change can be reported by several agents (a duplicate), and an agent's older report can
+    /// be exported after another agent's newer one (an older problem after a newer recovery, which must not reopen it). An
+    /// agent's state tracking applies the same rule to its own results, so its events for a check are in time order.
+    /// </summary>
+    /// <remarks>
+    /// The times compared come from different agents' clocks. Agents whose clocks differ by more than the time between two real
+    /// changes of one check reported by different agents can have the later change dropped: e.g. agent A reports a problem at
+    /// 12:00:10 by its clock, then agent B, its clock 30 s behind, reports the recovery 10 s later stamped 11:59:50, which is
+    /// ignored; the check stays in the problem until the next change is reported. Keep agents' clocks synchronised (NTP): a
+    /// skew of well under a check's interval is harmless.
+    /// </remarks>
+    /// <returns>False when <paramref name="e"/> was a stale state event and was ignored; true when it was applied.</returns>
+    /// <exception cref="ArgumentNullException">When <paramref name="record"/> or <paramref name="e"/> is null.</exception>
+    public static bool Apply(AlertRecord record, AlertEvent e)
     {
         ArgumentNullException.ThrowIfNull(record);
         ArgumentNullException.ThrowIfNull(e);
+        if (IsStale(record, e))
+        {
+            return false;
+        }
+
         record.Kind = e.Kind;
         switch (e.Type)
         {
@@ -88,6 +111,19 @@ public sealed class AlertEngine
                 record.FlapEventId = e.Id;
                 break;
         }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether state event <paramref name="e"/> is older than the change already applied to <paramref name="record"/> (or is a
+    /// report of that same change at the same time); see <see cref="Apply"/>. Flapping events are never stale.
+    /// </summary>
+    public static bool IsStale(AlertRecord record, AlertEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(e);
+        return e.Type == AlertEventType.State && record.HardAt is { } applied && (e.At < applied || (e.At == applied && e.To == record.Hard));
     }
 
     /// <summary>

@@ -222,8 +222,14 @@ public sealed partial class Notifier : IAsyncDisposable
             }
 
             // Each event is decided on its own, in order: a problem and its recovery read in the same pass (a short outage,
-            // events that waited for a new leader) are both sent, unless held.
-            AlertEngine.Apply(rec, e);
+            // events that waited for a new leader) are both sent, unless held. A stale one (another agent's older or duplicate
+            // report of a change) changes nothing.
+            if (!AlertEngine.Apply(rec, e))
+            {
+                LogStaleEvent(_logger, e.CheckName, e.From, e.To, e.At, rec.Hard, rec.HardAt, e.Id);
+                continue;
+            }
+
             dirty.Add(rec);
             due.AddRange(_engine.Reconcile(rec, Find, now));
         }
@@ -485,6 +491,9 @@ public sealed partial class Notifier : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Deliveries to channel {Channel} stopped on an error; retrying in {Delay}")]
     private static partial void LogDeliveryLoopFailed(ILogger logger, Exception ex, string channel, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Ignored a stale state event of {Check} ({From} -> {To} at {At:o}): not after the change to {Hard} applied at {HardAt:o} (event {Id})")]
+    private static partial void LogStaleEvent(ILogger logger, string check, CheckState from, CheckState to, DateTimeOffset at, CheckState hard, DateTimeOffset? hardAt, Guid id);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Problem of {Check} acknowledged by {Author}")]
     private static partial void LogAcknowledged(ILogger logger, string check, string author);

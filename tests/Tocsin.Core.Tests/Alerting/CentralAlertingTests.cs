@@ -101,6 +101,7 @@ public sealed class CentralAlertingTests(PostgresServer server) : IClassFixture<
 
         // Agent 1 stops; agent 2 runs the check from now on and knows nothing of it. A failure below the threshold says
         // nothing (agent 2 cannot know yet); its first OK result tells the leader, which sends the recovery.
+        agent2.Time.SetUtcNow(agent1.Time.GetUtcNow());
         agent2.Result("a", CheckState.CRITICAL);
         await ExportAsync(agent2, central);
         await agent1.Step();
@@ -108,6 +109,62 @@ public sealed class CentralAlertingTests(PostgresServer server) : IClassFixture<
         agent2.Result("a", CheckState.OK);
         agent2.Result("a", CheckState.OK);
         await ExportAsync(agent2, central);
+        await agent1.Step();
+        Assert.Equal(["problem a CRITICAL", "recovery a OK"], agent1.Received());
+    }
+
+    [Fact]
+    public async Task An_older_problem_exported_after_another_agents_recovery_does_not_reopen_it()
+    {
+        await using var central = await CentralAsync();
+        var store = new PostgresAlertStore(central);
+        CheckDefinition[] checks = [Check("a")];
+        await using var agent1 = new AlertingHarness(checks, null, store, "ops");
+        await using var agent2 = new AlertingHarness(checks, null, store, "ops") { Leader = false };
+
+        // While check ownership settles both agents run the check. Both see it fail; agent 1 sees it recover and exports first.
+        agent2.Time.Advance(TimeSpan.FromMilliseconds(300));
+        agent1.Result("a", CheckState.CRITICAL);
+        agent2.Result("a", CheckState.CRITICAL);
+        agent1.Result("a", CheckState.OK);
+        await ExportAsync(agent1, central);
+        await agent1.Step();
+        Assert.Equal(["problem a CRITICAL", "recovery a OK"], agent1.Received());
+
+        // Agent 2's problem, older than the recovery, reaches the leader now, then agent 2's own recovery.
+        await ExportAsync(agent2, central);
+        await agent1.Step();
+        agent2.Result("a", CheckState.OK);
+        await ExportAsync(agent2, central);
+        await agent1.Step();
+        Assert.Equal(["problem a CRITICAL", "recovery a OK"], agent1.Received());
+        Assert.Equal(CheckState.OK, Assert.Single(agent1.Notifier.Records).Hard);
+    }
+
+    [Fact]
+    public async Task The_same_change_reported_by_two_agents_is_notified_once_in_either_order()
+    {
+        await using var central = await CentralAsync();
+        var store = new PostgresAlertStore(central);
+        CheckDefinition[] checks = [Check("a")];
+        await using var agent1 = new AlertingHarness(checks, null, store, "ops");
+        await using var agent2 = new AlertingHarness(checks, null, store, "ops") { Leader = false };
+
+        // Both see the failure at the same instant (the clocks start together): read in one pass.
+        agent1.Result("a", CheckState.CRITICAL);
+        agent2.Result("a", CheckState.CRITICAL);
+        await ExportAsync(agent1, central);
+        await ExportAsync(agent2, central);
+        await agent1.Step();
+        Assert.Equal(["problem a CRITICAL"], agent1.Received());
+
+        // Both see the recovery, agent 2 a little later; the later report reaches the leader first, the earlier one next pass.
+        agent2.Time.Advance(TimeSpan.FromMilliseconds(300));
+        agent1.Result("a", CheckState.OK);
+        agent2.Result("a", CheckState.OK);
+        await ExportAsync(agent2, central);
+        await agent1.Step();
+        await ExportAsync(agent1, central);
         await agent1.Step();
         Assert.Equal(["problem a CRITICAL", "recovery a OK"], agent1.Received());
     }
