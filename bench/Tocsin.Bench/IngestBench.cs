@@ -17,7 +17,8 @@ namespace Tocsin.Bench;
 /// connections together send about R rows/s (else as fast as answers come). Prints acknowledged rows/s, the ack latency
 /// (send → <c>success:true</c>) p50/p99/max, and failures, as <c>key=value</c> lines.</item>
 /// <item><c>copy</c>: the limit: <c>--rows N</c> rows of the same shape written by binary COPY straight into
-/// <c>tocsin.ingest_logs</c> of <c>--pg CS</c> in <c>--batch N</c>-row COPYs, one connection; prints rows/s.</item>
+/// <c>tocsin.ingest_logs</c> of <c>--pg CS</c> in <c>--batch N</c>-row COPYs, one connection, each in its own transaction;
+/// prints rows/s and the latency of one COPY + commit (p50, p99).</item>
 /// <item><c>idle</c>: opens <c>--connections M</c> authenticated WebSockets, answers one <c>ping</c> each, holds them
 /// <c>--hold D</c>, prints how many opened; the script reads the server's RSS meanwhile.</item>
 /// </list>
@@ -267,9 +268,11 @@ internal static class IngestBench
         await using var source = NpgsqlDataSource.Create(cs);
         await using var c = await source.OpenConnectionAsync().ConfigureAwait(false);
         var watch = Stopwatch.StartNew();
+        var latency = new LatencyHistogram();
         int written = 0;
         for (int f = 0; written < rows; f++)
         {
+            long started = Stopwatch.GetTimestamp();
             await using var tx = await c.BeginTransactionAsync().ConfigureAwait(false);
             await using (var copy = await c.BeginBinaryImportAsync("COPY tocsin.ingest_logs (identity, level, time, sender, message) FROM STDIN (FORMAT BINARY)").ConfigureAwait(false))
             {
@@ -287,11 +290,14 @@ internal static class IngestBench
             }
 
             await tx.CommitAsync().ConfigureAwait(false);
+            latency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             written += batch;
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"copy_rows={written}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"copy_rows_per_s={written / watch.Elapsed.TotalSeconds:0}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"copy_tx_p50_ms={latency.Percentile(0.50):0.0}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"copy_tx_p99_ms={latency.Percentile(0.99):0.0}"));
         return 0;
     }
 

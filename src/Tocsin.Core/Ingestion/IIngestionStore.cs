@@ -11,6 +11,10 @@ public interface IIngestionStore : IAsyncDisposable
     /// <summary>What it is, for logs: <c>SQLite /var/lib/tocsin/ingestion.db</c>, <c>PostgreSQL db1:5432/tocsin</c> (no password).</summary>
     string Description { get; }
 
+    /// <summary>How many <see cref="AppendAsync"/> calls may usefully run at once (the writer's commit loops per kind):
+    /// 1 where writes are serialised anyway (SQLite). <value>Default: 1.</value></summary>
+    int ConcurrentAppends => 1;
+
     /// <summary>Creates or migrates the schema. Called once before any other method.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 

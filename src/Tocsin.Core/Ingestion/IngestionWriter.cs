@@ -6,8 +6,9 @@ namespace Tocsin.Ingestion;
 
 /// <summary>
 /// The running server's <see cref="IIngestionWriter"/>: uploads of every connection wait in a bounded queue per kind (logs,
-/// notifications) and one loop per kind commits what is waiting in one transaction (group commit: no timer, the batch is
-/// whatever arrived while the previous transaction ran, up to <see cref="MaxRowsPerTransaction"/>). Each upload's task
+/// notifications) and commit loops per kind (<see cref="IIngestionStore.ConcurrentAppends"/>: 1 on SQLite, 4 on PostgreSQL)
+/// each commit what is waiting in one transaction (group commit: no timer, the batch is whatever arrived while the loop's
+/// previous transaction ran, up to <see cref="MaxRowsPerTransaction"/>). Each upload's task
 /// completes after its transaction commits, or fails with <see cref="IngestionStoreException"/> (then none of that
 /// upload's rows is stored: when a transaction of several uploads fails, each is tried again alone, so one bad upload
 /// fails only itself). A full queue makes <see cref="SubmitAsync"/> wait: back-pressure up to the sockets.
@@ -32,11 +33,12 @@ public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
         _store = store;
         _logger = logger;
         _metrics = metrics;
-        _loops = [.. Enum.GetValues<RowKind>().Select(kind =>
+        int loops = Math.Max(1, store.ConcurrentAppends);
+        _loops = [.. Enum.GetValues<RowKind>().SelectMany(kind =>
         {
-            var queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+            var queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(QueueCapacity) { SingleReader = loops == 1, FullMode = BoundedChannelFullMode.Wait });
             _queues[kind] = queue;
-            return Task.Run(() => CommitLoopAsync(kind, queue.Reader));
+            return Enumerable.Range(0, loops).Select(_ => Task.Run(() => CommitLoopAsync(kind, queue.Reader)));
         })];
     }
 
