@@ -43,7 +43,8 @@ public readonly record struct IngestionRow(string Sender, string Message, int Le
 public sealed record IngestionBatch(string Identity, IReadOnlyList<IngestionRow> Rows);
 
 /// <summary>A stored row, as read back.</summary>
-/// <param name="Id">Its id: increasing in commit order within a store (SQLite rowid, PostgreSQL bigint identity).</param>
+/// <param name="Id">Its id, unique within a store and never reused: on SQLite increasing in commit order; on PostgreSQL reserved
+/// before the COPY, so concurrent uploads may commit out of id order — page by (time, id), never by id alone.</param>
 /// <param name="Identity">Whose row it is.</param>
 /// <param name="Sender">See <see cref="IngestionRow.Sender"/>.</param>
 /// <param name="Message">See <see cref="IngestionRow.Message"/>.</param>

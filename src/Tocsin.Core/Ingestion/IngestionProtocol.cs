@@ -439,6 +439,13 @@ public static class IngestionProtocol
         if (row.TryGetProperty(field, out var element) && element.ValueKind == JsonValueKind.String)
         {
             string text = element.GetString()!;
+            if (text.Contains('\0', StringComparison.Ordinal))
+            {
+                // PostgreSQL's text cannot hold it; refused everywhere so that SQLite and PostgreSQL agree.
+                errors.Add(index, field, element, "must not contain the NUL character (\\u0000)");
+                return "";
+            }
+
             if (text.Length >= min && text.Length <= max)
             {
                 return text;

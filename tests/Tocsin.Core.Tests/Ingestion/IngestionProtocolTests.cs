@@ -107,6 +107,10 @@ public sealed class IngestionProtocolTests
         Assert.Contains(expected, Refused(Upload(Row(sender: sender)), "uploadLogs"));
 
     [Fact]
+    public void A_nul_character_is_refused_in_any_text_as_postgresql_cannot_store_it() =>
+        Assert.Contains("logs[0].message", Refused(Upload(Row(message: "\"a\\u0000b\"")), "uploadLogs"));
+
+    [Fact]
     public void Messages_longer_than_the_limit_are_refused_and_long_values_are_cut()
     {
         string message = new('x', 500);
