@@ -167,7 +167,7 @@ public sealed class ConfigLoaderTests
     {
         OnlyError(
             """{ "chekcs": [] }""",
-            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, alerting, centralRetention, checks, defaults, externalDatabasePasswordFile, externalDatabaseUri, fleet, localDatabasePath, localRetention, maintenance, maxOutboxSize, notifications, promiseDirectories, scheduler, slapos, timeZone, web");
+            "(top level)", "chekcs", "[]", "unknown field; allowed: $schema, alerting, centralRetention, checks, defaults, externalDatabasePasswordFile, externalDatabaseUri, fleet, ingestion, localDatabasePath, localRetention, maintenance, maxOutboxSize, notifications, promiseDirectories, scheduler, slapos, timeZone, web");
     }
 
     [Fact]
