@@ -183,14 +183,17 @@ public sealed class MongoDbReplicaSetCheckKind : ICheckKind, ICheckRunner, IDisp
     {
         var admin = client.GetDatabase("admin");
         var command = new BsonDocument("replSetGetStatus", 1);
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            return await admin.RunCommandAsync<BsonDocument>(command, ReadPreference.PrimaryPreferred, ct).ConfigureAwait(false);
-        }
-        catch (MongoConnectionException ex) when (ex is not MongoAuthenticationException)
-        {
-            // The driver's view may still name a member that just went away: it learns from the failure, so ask once more.
-            return await admin.RunCommandAsync<BsonDocument>(command, ReadPreference.PrimaryPreferred, ct).ConfigureAwait(false);
+            try
+            {
+                return await admin.RunCommandAsync<BsonDocument>(command, ReadPreference.PrimaryPreferred, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (attempt < 3 && ex is (MongoConnectionException and not MongoAuthenticationException) or MongoConnectionPoolPausedException)
+            {
+                // The driver's view may still name a member that just went away, or one it has just marked unknown (its pool
+                // paused: e.g. when a second PRIMARY shows up): it learns from the failure, so ask again (at most 3 times).
+            }
         }
     }
 
