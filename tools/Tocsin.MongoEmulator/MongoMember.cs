@@ -219,9 +219,9 @@ public sealed class MongoMember : IAsyncDisposable
                 handlers.Add(Task.Run(() => ServeAsync(id, client, stop), CancellationToken.None));
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
-            // Stopped.
+            // Stopped (InvalidOperationException: the listener was stopped between the loop's check and its accept).
         }
 
         await Task.WhenAll(handlers).ConfigureAwait(false);

@@ -17,7 +17,8 @@ namespace Tocsin.Checks.MongoDbReplicaSet;
 /// <c>NoReplicationEnabled</c>).
 /// <para><b>Driver use</b>: one <see cref="MongoClient"/> per connection string and timeout, kept for later runs (at most
 /// <see cref="MaxCachedClients"/>, least recently used disposed first). Read preference <c>primaryPreferred</c>, so a set
-/// without a PRIMARY is still asked (by a SECONDARY). The URI's <c>replicaSet</c> is not given to the driver, which would
+/// without a PRIMARY is still asked (by a SECONDARY); when another member answered while it sees a healthy PRIMARY (the driver had
+/// not found it yet), the PRIMARY is asked too and its view is judged. The URI's <c>replicaSet</c> is not given to the driver, which would
 /// otherwise ignore members of a set with another name: the name is compared by the check instead (CRITICAL).
 /// Server selection waits at most 70 % of the check's timeout, connecting at most that or 10 s, and the run gives up
 /// at 90 % of it (UNKNOWN), so that an unreachable set is reported as such before the executor's timeout (CRITICAL).
@@ -183,18 +184,36 @@ public sealed class MongoDbReplicaSetCheckKind : ICheckKind, ICheckRunner, IDisp
     {
         var admin = client.GetDatabase("admin");
         var command = new BsonDocument("replSetGetStatus", 1);
-        for (int attempt = 1; ; attempt++)
+        BsonDocument answer;
+        try
+        {
+            answer = await admin.RunCommandAsync<BsonDocument>(command, ReadPreference.PrimaryPreferred, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is (MongoConnectionException and not MongoAuthenticationException) or MongoConnectionPoolPausedException)
+        {
+            // The driver's view may still name a member that just went away, or one it has just marked unknown (its pool
+            // paused: e.g. when a second PRIMARY shows up): it learns from the failure, so ask once more.
+            answer = await admin.RunCommandAsync<BsonDocument>(command, ReadPreference.PrimaryPreferred, ct).ConfigureAwait(false);
+        }
+
+        // A member that is not PRIMARY answered (the driver had not found the PRIMARY yet, just after connecting) while it
+        // sees a healthy PRIMARY: that PRIMARY's view is the one that counts (a partitioned member sees itself healthy and
+        // the others down), so ask it; keep the first answer if it cannot be asked.
+        if (answer.GetValue("myState", 0).ToInt32() != 1
+            && answer.GetValue("members", new BsonArray()) is BsonArray members
+            && members.OfType<BsonDocument>().Any(m => m.GetValue("state", 0).ToInt32() == 1 && m.GetValue("health", 0).ToDouble() >= 1))
         {
             try
             {
-                return await admin.RunCommandAsync<BsonDocument>(command, ReadPreference.PrimaryPreferred, ct).ConfigureAwait(false);
+                return await admin.RunCommandAsync<BsonDocument>(command, ReadPreference.Primary, ct).ConfigureAwait(false);
             }
-            catch (Exception ex) when (attempt < 3 && ex is (MongoConnectionException and not MongoAuthenticationException) or MongoConnectionPoolPausedException)
+            catch (Exception ex) when (ex is MongoException or TimeoutException)
             {
-                // The driver's view may still name a member that just went away, or one it has just marked unknown (its pool
-                // paused: e.g. when a second PRIMARY shows up): it learns from the failure, so ask again (at most 3 times).
+                return answer;
             }
         }
+
+        return answer;
     }
 
     private static MongoClient CreateClient(MongoConnectionString connection, TimeSpan selection)
