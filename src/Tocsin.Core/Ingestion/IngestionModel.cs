@@ -60,10 +60,15 @@ public sealed record StoredRow(long Id, string Identity, string Sender, string M
 /// <param name="Since">Oldest time included (seed 002: now − <c>timewindow</c> seconds).</param>
 /// <param name="Sender">Only this sender, when set (exact match).</param>
 /// <param name="MaxLevel">Only rows with level ≤ this, when set.</param>
-/// <param name="Limit">Most rows answered (1–10000).</param>
+/// <param name="Limit">Most rows answered, 1 – <see cref="RowQuery.MaxLimit"/>.</param>
 /// <param name="Before">Paging: only rows strictly older than this (time, id) position, when set.</param>
 /// <param name="Text">Only rows whose message contains this text (case-sensitive, literal), when set: the dashboard's search.</param>
-public sealed record RowQuery(string Identity, DateTimeOffset Since, string? Sender = null, int? MaxLevel = null, int Limit = 1000, RowCursor? Before = null, string? Text = null);
+public sealed record RowQuery(string Identity, DateTimeOffset Since, string? Sender = null, int? MaxLevel = null, int Limit = 1000, RowCursor? Before = null, string? Text = null)
+{
+    /// <summary>The largest <see cref="Limit"/>: the largest page (<see cref="IngestionProtocol.MaxLimit"/>, 10000) and one row
+    /// more, which readers ask for to know whether another page follows.</summary>
+    public const int MaxLimit = IngestionProtocol.MaxLimit + 1;
+}
 
 /// <summary>A position in newest-first order: the last row of a page.</summary>
 /// <param name="Time">That row's time.</param>

@@ -180,13 +180,13 @@ public sealed class PostgresIngestionStore : IIngestionStore
     }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentOutOfRangeException">When <see cref="RowQuery.Limit"/> is not 1–10000.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">When <see cref="RowQuery.Limit"/> is not 1 – <see cref="RowQuery.MaxLimit"/>.</exception>
     public async Task<IReadOnlyList<StoredRow>> QueryAsync(RowKind kind, RowQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        if (query.Limit is < 1 or > 10_000)
+        if (query.Limit is < 1 or > RowQuery.MaxLimit)
         {
-            throw new ArgumentOutOfRangeException(nameof(query), query.Limit, "Limit must be 1–10000");
+            throw new ArgumentOutOfRangeException(nameof(query), query.Limit, $"Limit must be 1–{RowQuery.MaxLimit}");
         }
 
         string table = IngestionSql.TableOf(kind);

@@ -153,6 +153,7 @@ public sealed class SqliteIngestionStore : IIngestionStore
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(query.Limit, RowQuery.MaxLimit);
         return ReadAsync<IReadOnlyList<StoredRow>>("query", c =>
         {
             using var q = c.CreateCommand();

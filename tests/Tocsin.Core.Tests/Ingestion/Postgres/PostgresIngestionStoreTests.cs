@@ -115,7 +115,12 @@ public sealed class PostgresIngestionStoreTests(PostgresServer server) : IClassF
         Assert.Equal(seen.OrderByDescending(r => r.Time).ThenByDescending(r => r.Id).Select(r => r.Id), seen.Select(r => r.Id));
 
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.QueryAsync(RowKind.Logs, Window("wd", 10, limit: 0), Ct));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.QueryAsync(RowKind.Logs, Window("wd", 10, limit: 10_001), Ct));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.QueryAsync(RowKind.Logs, Window("wd", 10, limit: RowQuery.MaxLimit + 1), Ct));
+
+        // The largest page a client may ask (limit 10000) is read with one row more, to know whether another page follows:
+        // getLogs with "limit": 10000 on PostgreSQL threw ArgumentOutOfRangeException instead of answering.
+        var largest = IngestionProtocol.Parse("""{"action":"getLogs","timewindow":60,"limit":10000}"""u8, new IngestionOptions(), DateTimeOffset.UtcNow);
+        Assert.Empty(await store.QueryAsync(RowKind.Logs, Assert.IsType<ReadRequest>(largest).ToQuery("nobody", DateTimeOffset.UtcNow), Ct));
     }
 
     [Fact]
