@@ -5,7 +5,7 @@ namespace Tocsin.Ingestion;
 
 /// <summary>
 /// Readies the ingestion store when the server starts: creates or migrates its schema, and when the database cannot be
-/// reached (PostgreSQL down at start) keeps trying in the background, every 5 s growing to 1 min, while the rest of Tocsin
+/// reached (PostgreSQL down at start) keeps trying in the background, every 5 s growing to 1 min (with jitter), while the rest of Tocsin
 /// runs; uploads meanwhile are answered <c>success:false</c>. Logs once per outage and once when ready.
 /// </summary>
 public sealed partial class IngestionService : BackgroundService
@@ -32,7 +32,7 @@ public sealed partial class IngestionService : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var delay = TimeSpan.FromSeconds(5);
+        int failures = 0;
         string? lastProblem = null;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -64,14 +64,12 @@ public sealed partial class IngestionService : BackgroundService
 
             try
             {
-                await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(Backoff.Jittered(TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1), ++failures), _time, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
-
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromMinutes(1).Ticks));
         }
     }
 
