@@ -25,11 +25,17 @@ public static class IngestionProtocol
     /// <summary>Errors listed in one comment; more are counted.</summary>
     public const int MaxErrorsListed = 5;
 
-    /// <summary>Level names accepted in rows and filters (case-insensitive), as Python's logging numbers them.</summary>
-    public static readonly IReadOnlyDictionary<string, int> LevelNames = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["debug"] = 10, ["info"] = 20, ["warning"] = 30, ["warn"] = 30, ["error"] = 40, ["critical"] = 50, ["fatal"] = 50,
-    };
+    /// <summary>The levels with a name, as Python's logging numbers them, lowest first: their names as shown.</summary>
+    public static readonly IReadOnlyList<(string Name, int Value)> NamedLevels = [("debug", 10), ("info", 20), ("warning", 30), ("error", 40), ("critical", 50)];
+
+    /// <summary>Level names accepted in rows and filters (case-insensitive): <see cref="NamedLevels"/> and the aliases
+    /// <c>warn</c> (30) and <c>fatal</c> (50).</summary>
+    public static readonly IReadOnlyDictionary<string, int> LevelNames =
+        NamedLevels.Append((Name: "warn", Value: 30)).Append((Name: "fatal", Value: 50)).ToDictionary(l => l.Name, l => l.Value, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>A level's name when it has one in <see cref="NamedLevels"/> (<c>warning</c>), else its number.</summary>
+    public static string LevelName(int level) =>
+        NamedLevels.FirstOrDefault(l => l.Value == level).Name ?? level.ToString(CultureInfo.InvariantCulture);
 
     private const string LevelAllowed = "must be an integer 0–100 or a level name (debug 10, info 20, warning/warn 30, error 40, critical/fatal 50)";
 

@@ -714,8 +714,9 @@ public static class DashboardEndpoints
             maxLevel = l;
         }
 
+        var rowKind = kind == "logs" ? RowKind.Logs : RowKind.Notifications;
         RowCursor? cursor = null;
-        if (before is { Length: > 0 } && !LogsPageView.TryParseCursor(before, out cursor))
+        if (before is { Length: > 0 } && (cursor = IngestionProtocol.DecodeCursor(rowKind, before)) is null)
         {
             return BadParameter("before", before, "a position as the \u201cOlder\u201d link gives it");
         }
@@ -740,7 +741,7 @@ public static class DashboardEndpoints
             }
 
             var rows = await store.QueryAsync(
-                kind == "logs" ? RowKind.Logs : RowKind.Notifications,
+                rowKind,
                 new RowQuery(filter.Identity, now - span, filter.Sender, filter.MaxLevel, LogsPageView.PageSize + 1, cursor, filter.Text),
                 context.RequestAborted).ConfigureAwait(false);
             string? older = null;

@@ -13,7 +13,11 @@ namespace Tocsin.Web.Dashboard;
 /// <param name="Follow">Whether the page refreshes itself every <see cref="LogsPageView.FollowSeconds"/> s.</param>
 public sealed record LogFilter(string? Identity, string Kind, string Window, string? Sender, int? MaxLevel, string? Text, bool Follow)
 {
-    /// <summary>The query string of these filters with the paging cursor <paramref name="before"/> (<c>{time µs}.{id}</c>).</summary>
+    /// <summary>The rows this filter reads.</summary>
+    public RowKind RowKind => Kind == "notifications" ? RowKind.Notifications : RowKind.Logs;
+
+    /// <summary>The query string of these filters with the paging cursor of <paramref name="before"/> (the API's, see
+    /// <see cref="IngestionProtocol.EncodeCursor"/>).</summary>
     public string Query(RowCursor before)
     {
         ArgumentNullException.ThrowIfNull(before);
@@ -38,7 +42,7 @@ public sealed record LogFilter(string? Identity, string Kind, string Window, str
             parts.Add("q=" + Uri.EscapeDataString(Text));
         }
 
-        parts.Add("before=" + LogsPageView.Cursor(before));
+        parts.Add("before=" + IngestionProtocol.EncodeCursor(RowKind, before));
         return "?" + string.Join("&", parts);
     }
 }
@@ -63,34 +67,4 @@ public static class LogsPageView
 
     /// <summary>The windows offered, shortest first; the default is the second.</summary>
     public static readonly IReadOnlyList<string> Windows = ["5m", "15m", "1h", "6h", "24h", "7d", "30d"];
-
-    /// <summary>The named levels (Python logging's numbers, as seed 002's agents send them).</summary>
-    public static readonly IReadOnlyList<(string Name, int Value)> Levels = [("debug", 10), ("info", 20), ("warning", 30), ("error", 40), ("critical", 50)];
-
-    /// <summary>A level's name when it has one (<c>warning</c>), else its number.</summary>
-    public static string LevelName(int level) =>
-        Levels.FirstOrDefault(l => l.Value == level).Name ?? level.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>A paging cursor as text: <c>{time in µs since the epoch}.{id}</c>.</summary>
-    public static string Cursor(RowCursor c)
-    {
-        ArgumentNullException.ThrowIfNull(c);
-        return ((c.Time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10).ToString(CultureInfo.InvariantCulture) + "." + c.Id.ToString(CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>Reads <see cref="Cursor"/>'s text; false when it is not one.</summary>
-    public static bool TryParseCursor(string text, out RowCursor? cursor)
-    {
-        cursor = null;
-        string[] parts = (text ?? "").Split('.');
-        if (parts.Length == 2
-            && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long us) && us < 253402300800000000
-            && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long id))
-        {
-            cursor = new RowCursor(DateTimeOffset.UnixEpoch.AddTicks(us * 10), id);
-            return true;
-        }
-
-        return false;
-    }
 }
