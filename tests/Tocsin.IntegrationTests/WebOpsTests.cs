@@ -217,8 +217,15 @@ public sealed class WebOpsTests(OpsAgent agent) : IClassFixture<OpsAgent>
         Assert.DoesNotContain(OpsAgent.Password, logs, StringComparison.Ordinal);
         Assert.DoesNotContain("pbkdf2-sha256$", logs, StringComparison.Ordinal);
         Assert.NotNull(agent.Agent.FindLog("Write endpoints and the private area need credentials: 1 token(s), 1 user(s)"));
-        // Wrong credentials are not worth a warning, and the antiforgery keys (in memory) none either.
-        Assert.Empty(agent.Agent.LogLines().Where(l => l.GetProperty("LogLevel").GetString() is "Warning" or "Error" or "Critical").Select(l => l.GetRawText()));
+        // Wrong credentials are not worth a warning, and the antiforgery keys (in memory) none either. The
+        // scheduler's "skipped a run" warnings are left out: they say the machine was loaded (checks every second on
+        // a busy 2-core CI machine), which is what they are for, not something this agent's web part did.
+        var warnings = agent.Agent.LogLines()
+            .Where(l => l.GetProperty("LogLevel").GetString() is "Warning" or "Error" or "Critical")
+            .Where(l => l.GetProperty("Category").GetString() != typeof(Tocsin.Scheduling.Scheduler).FullName)
+            .Select(l => l.GetRawText())
+            .ToList();
+        Assert.True(warnings.Count == 0, string.Join('\n', warnings));
     }
 
     [Fact]

@@ -428,37 +428,50 @@ public sealed class CommandCheckTests : IDisposable
     [Fact]
     public async Task A_run_that_gets_its_slot_in_time_runs_to_the_end_and_the_timeout_still_bounds_the_whole_run()
     {
+        // The holder keeps the only slot until the test creates its release file, so how long the others wait is
+        // the test's choice, not the machine's speed (a loaded CI machine once stretched a "sleep 0.6" holder past
+        // the waiter's whole slot budget).
         using var h = new CommandHarness(new CommandRunnerOptions { MaxProcesses = 1, KillGrace = TimeSpan.FromMilliseconds(200) });
-        var holder = h.Check([h.Script("holder", "sleep 0.6")], """, "timeout": "5s" """);
-        var fits = h.Check([h.Script("fits", "sleep 0.5; echo 'OK - done'")], """, "timeout": "2s" """);
-        var tooLong = h.Check([h.Script("toolong", $"touch '{h.File("long-started")}'; sleep 5")], """, "timeout": "1500ms" """);
+        string release = h.File("release");
+        var holder = h.Check([h.Script("holder", $"while [ ! -e '{release}' ]; do sleep 0.02; done")], """, "timeout": "20s" """);
+        var fits = h.Check([h.Script("fits", "sleep 0.5; echo 'OK - done'")], """, "timeout": "6s" """);
+        var tooLong = h.Check([h.Script("toolong", $"touch '{h.File("long-started")}'; sleep 30")], """, "timeout": "4s" """);
 
-        // Waits ~0.6 s of its 2 s (under half), then runs its 0.5 s: OK.
-        var first = h.Runner.RunAsync(holder, TestContext.Current.CancellationToken);
-        while (h.Runner.Running == 0)
+        async Task<Task<RunOutcome>> HoldTheSlotAsync()
         {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
+            File.Delete(release);
+            var held = h.Runner.RunAsync(holder, TestContext.Current.CancellationToken);
+            while (h.Runner.Running == 0)
+            {
+                await Task.Delay(10, TestContext.Current.CancellationToken);
+            }
+
+            return held;
         }
 
-        var ok = await h.Runner.RunAsync(fits, TestContext.Current.CancellationToken);
+        // Waits ~0.5 s of its 3 s slot budget, then runs its 0.5 s: OK.
+        var first = await HoldTheSlotAsync();
+        var waiting = h.Runner.RunAsync(fits, TestContext.Current.CancellationToken);
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(release, "", TestContext.Current.CancellationToken);
+        var ok = await waiting;
         Assert.Equal(CheckState.OK, ok.State);
         Assert.Equal("OK - done", ok.Message);
         Assert.Equal(CheckState.OK, (await first).State);
 
-        // Waits ~0.6 s of its 1.5 s, starts, and is killed at 1.5 s from the run's start, not 1.5 s after its slot.
-        first = h.Runner.RunAsync(holder, TestContext.Current.CancellationToken);
-        while (h.Runner.Running == 0)
-        {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
-
+        // Waits ~1 s of its 2 s slot budget, starts, and is killed 4 s from the run's start (counted from its slot,
+        // the kill would come at 5 s or later).
+        first = await HoldTheSlotAsync();
         var sw = Stopwatch.StartNew();
-        var killed = await h.Runner.RunAsync(tooLong, TestContext.Current.CancellationToken);
+        var running = h.Runner.RunAsync(tooLong, TestContext.Current.CancellationToken);
+        await Task.Delay(1000, TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(release, "", TestContext.Current.CancellationToken);
+        var killed = await running;
         sw.Stop();
         Assert.Equal(CheckState.CRITICAL, killed.State);
-        Assert.Equal("timed out after 1.5 s", killed.Message);
+        Assert.Equal("timed out after 4 s", killed.Message);
         Assert.True(File.Exists(h.File("long-started")));
-        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(1400), TimeSpan.FromMilliseconds(1500 + 200 + 900));
+        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(3900), TimeSpan.FromMilliseconds(4000 + 200 + 700));
         await first;
     }
 
