@@ -112,7 +112,9 @@ public sealed class RocketChatAppsAgentTests : IAsyncLifetime
         _chat.Instances[1].FailStatusChanges(ClamAv.Id, RocketChatStatusChangeFailure.DoesNotStick);
         string config = AgentConfig.Write(_folder, new JsonObject
         {
-            ["name"] = "apps", ["kind"] = "rocketchat-apps", ["interval"] = "1s", ["serverUrl"] = _chat.BaseAddress.ToString(), ["userId"] = _bot.Id,
+            // A 2 s round with 1.9 s to finish: the kind's default timeout of a 1 s interval (800 ms) was once too short
+            // for a round on a loaded CI machine, and the room got "timed out" instead of the problem.
+            ["name"] = "apps", ["kind"] = "rocketchat-apps", ["interval"] = "2s", ["timeout"] = "1900ms", ["serverUrl"] = _chat.BaseAddress.ToString(), ["userId"] = _bot.Id,
             ["patFile"] = _folder.Write("pat", _bot.Pat + "\n"), ["maxAttempts"] = 1, ["alertRoom"] = room.Id,
         });
         await using var agent = TocsinProcess.Start(_folder.Path, ["start", "--config-path", config]);
