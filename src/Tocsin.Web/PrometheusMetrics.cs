@@ -16,7 +16,7 @@ namespace Tocsin.Web;
 /// <c>ms</c> are converted to seconds and named <c>_seconds</c>, <c>s</c> → <c>_seconds</c>, <c>By</c> →
 /// <c>_bytes</c>; counters end in <c>_total</c>. E.g. <c>tocsin.check.runs</c> → <c>tocsin_check_runs_total{kind,state}</c>,
 /// <c>tocsin.check.duration</c> (ms) → histogram <c>tocsin_check_duration_seconds{kind}</c>,
-/// <c>tocsin.outbox.size</c> (By) → gauge <c>tocsin_outbox_size_bytes</c>. Histograms use <see cref="SecondsBuckets"/>.
+/// <c>tocsin.outbox.size</c> (By) → gauge <c>tocsin_outbox_size_bytes</c>. Histograms of durations use <see cref="SecondsBuckets"/>, of counts <see cref="CountBuckets"/>.
 /// Instrument tags become labels; the label names of each instrument are listed in <see cref="LabelNames"/>
 /// (an instrument not listed has none, and tags not listed are left out).</para>
 /// <para><b>Check state</b>: gauge <c>tocsin_check_state{check,kind}</c> = 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
@@ -34,6 +34,9 @@ public sealed class PrometheusMetrics : IDisposable
     /// <summary>Bucket upper bounds in seconds of every histogram: 1 ms to 60 s.</summary>
     public static readonly double[] SecondsBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+    /// <summary>Bucket upper bounds of histograms that count things (unit <c>{…}</c>, e.g. rows per transaction): 1 to 50,000.</summary>
+    public static readonly double[] CountBuckets = [1, 10, 100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000];
+
     /// <summary>Label names per instrument of the <c>Tocsin</c> meter that carries tags.</summary>
     public static readonly FrozenDictionary<string, string[]> LabelNames = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
@@ -43,6 +46,13 @@ public sealed class PrometheusMetrics : IDisposable
         ["tocsin.notifications.delivered"] = ["channel", "type"],
         ["tocsin.notifications.failures"] = ["channel"],
         ["tocsin.notifications.given_up"] = ["channel"],
+        ["tocsin.ingest.rows"] = ["kind"],
+        ["tocsin.ingest.failures"] = ["kind"],
+        ["tocsin.ingest.transaction_rows"] = ["kind"],
+        ["tocsin.ingest.purged"] = ["kind"],
+        ["tocsin.ingest.queue_wait"] = ["kind"],
+        ["tocsin.ingest.commit.duration"] = ["kind"],
+        ["tocsin.ingest.ack.duration"] = ["kind"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Longest time a scrape may show check states for. <value>1 s.</value></summary>
@@ -199,7 +209,7 @@ public sealed class PrometheusMetrics : IDisposable
             Counter<long> or Counter<int> or Counter<double> => new CounterSeries(_factory.CreateCounter(name, help, labels), labels, scale),
             ObservableCounter<long> or ObservableCounter<int> or ObservableCounter<double> => new CumulativeSeries(_factory.CreateCounter(name, help, labels), labels, scale),
             Histogram<long> or Histogram<int> or Histogram<double> => new HistogramSeries(
-                _factory.CreateHistogram(name, help, labels, new HistogramConfiguration { Buckets = SecondsBuckets }), labels, scale),
+                _factory.CreateHistogram(name, help, labels, new HistogramConfiguration { Buckets = instrument.Unit is "ms" or "s" ? SecondsBuckets : CountBuckets }), labels, scale),
             UpDownCounter<long> or UpDownCounter<int> or UpDownCounter<double> => new UpDownSeries(_factory.CreateGauge(name, help, labels), labels, scale),
             _ => new GaugeSeries(_factory.CreateGauge(name, help, labels), labels, scale),
         };

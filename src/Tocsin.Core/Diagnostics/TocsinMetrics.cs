@@ -33,7 +33,19 @@ public sealed class TocsinMetrics : IDisposable
         IngestFailures = _meter.CreateCounter<long>("tocsin.ingest.failures", "{transaction}", "Ingestion transactions that failed: their uploads were answered success:false, nothing stored.");
         IngestBatchRows = _meter.CreateHistogram<long>("tocsin.ingest.transaction_rows", "{row}", "Rows committed per ingestion transaction (uploads of several connections together).");
         IngestPurgedRows = _meter.CreateCounter<long>("tocsin.ingest.purged", "{row}", "Log and notification rows deleted by retention, by kind.");
+        IngestQueueWait = _meter.CreateHistogram<double>("tocsin.ingest.queue_wait", "ms", "Time an upload waited for a commit loop, from its hand-over to the start of its transaction, by kind.");
+        IngestCommitDuration = _meter.CreateHistogram<double>("tocsin.ingest.commit.duration", "ms", "Duration of one ingestion transaction in the store (reserve ids, COPY or INSERT, commit), by kind, failed ones included.");
+        IngestAckDuration = _meter.CreateHistogram<double>("tocsin.ingest.ack.duration", "ms", "Server side of an upload's acknowledgement: from the parsed upload handed to the writer (after any rate-limit wait) to its answer handed to the connection, by kind.");
     }
+
+    /// <summary>Queue wait of an upload in ms, hand-over to transaction start (tag: kind).</summary>
+    public Histogram<double> IngestQueueWait { get; }
+
+    /// <summary>Duration of one ingestion transaction in ms (tag: kind).</summary>
+    public Histogram<double> IngestCommitDuration { get; }
+
+    /// <summary>Parsed upload handed to the writer → answer handed to the connection, in ms (tag: kind).</summary>
+    public Histogram<double> IngestAckDuration { get; }
 
     /// <summary>Uploaded rows committed (tag: kind = logs | notifications).</summary>
     public Counter<long> IngestedRows { get; }

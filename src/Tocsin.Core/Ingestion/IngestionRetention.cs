@@ -64,7 +64,7 @@ public sealed partial class IngestionRetention : BackgroundService
             long deleted = await _store.PurgeAsync(kind, limit, ct).ConfigureAwait(false);
             if (deleted > 0)
             {
-                _metrics?.IngestPurgedRows.Add(deleted, new KeyValuePair<string, object?>("kind", name));
+                _metrics?.IngestPurgedRows.Add(deleted, IngestionMetricTags.Of(kind));
                 LogPurged(_logger, deleted, name, retention);
             }
 

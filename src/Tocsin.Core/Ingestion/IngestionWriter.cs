@@ -23,16 +23,21 @@ public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
 
     private readonly IIngestionStore _store;
     private readonly TocsinMetrics? _metrics;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Dictionary<RowKind, Channel<Pending>> _queues = [];
     private readonly Task[] _loops;
 
-    /// <summary>Starts the two commit loops over <paramref name="store"/> (already initialised).</summary>
-    public IngestionWriter(IIngestionStore store, ILogger<IngestionWriter> logger, TocsinMetrics? metrics = null)
+    /// <summary>
+    /// Starts the commit loops over <paramref name="store"/> (already initialised). <paramref name="time"/> (default: the
+    /// system's) times queue waits and transactions for <paramref name="metrics"/>.
+    /// </summary>
+    public IngestionWriter(IIngestionStore store, ILogger<IngestionWriter> logger, TocsinMetrics? metrics = null, TimeProvider? time = null)
     {
         _store = store;
         _logger = logger;
         _metrics = metrics;
+        _time = time ?? TimeProvider.System;
         int loops = Math.Max(1, store.ConcurrentAppends);
         _loops = [.. Enum.GetValues<RowKind>().SelectMany(kind =>
         {
@@ -47,7 +52,7 @@ public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentOutOfRangeException.ThrowIfZero(batch.Rows.Count);
-        var pending = new Pending(batch, new TaskCompletionSource<IReadOnlyList<StoredRow>>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(batch, new TaskCompletionSource<IReadOnlyList<StoredRow>>(TaskCreationOptions.RunContinuationsAsynchronously), _time.GetTimestamp());
         try
         {
             await _queues[kind].Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
@@ -74,7 +79,7 @@ public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
 
     private async Task CommitLoopAsync(RowKind kind, ChannelReader<Pending> reader)
     {
-        var tag = new KeyValuePair<string, object?>("kind", kind == RowKind.Logs ? "logs" : "notifications");
+        var tag = IngestionMetricTags.Of(kind);
         var taken = new List<Pending>();
         var batches = new List<IngestionBatch>();
         Pending? carried = null;
@@ -108,6 +113,15 @@ public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
             }
 
             batches.AddRange(taken.Select(p => p.Batch));
+            if (_metrics is not null)
+            {
+                long now = _time.GetTimestamp();
+                foreach (var p in taken)
+                {
+                    _metrics.IngestQueueWait.Record(_time.GetElapsedTime(p.QueuedAt, now).TotalMilliseconds, tag);
+                }
+            }
+
             if (!await CommitAsync(kind, tag, taken, batches, rows).ConfigureAwait(false) && taken.Count > 1)
             {
                 // One bad upload must not fail the others that shared its transaction: each is tried alone.
@@ -122,9 +136,11 @@ public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
     // Commits; on success completes every upload. On failure completes them with the error only when they were alone.
     private async Task<bool> CommitAsync(RowKind kind, KeyValuePair<string, object?> tag, List<Pending> taken, List<IngestionBatch> batches, int rows)
     {
+        long started = _time.GetTimestamp();
         try
         {
             var ids = await _store.AppendAsync(kind, batches, CancellationToken.None).ConfigureAwait(false);
+            _metrics?.IngestCommitDuration.Record(_time.GetElapsedTime(started).TotalMilliseconds, tag);
             _metrics?.IngestedRows.Add(rows, tag);
             _metrics?.IngestBatchRows.Record(rows, tag);
             for (int i = 0; i < taken.Count; i++)
@@ -136,6 +152,7 @@ public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
         }
         catch (Exception ex)
         {
+            _metrics?.IngestCommitDuration.Record(_time.GetElapsedTime(started).TotalMilliseconds, tag);
             _metrics?.IngestFailures.Add(1, tag);
             var failure = ex as IngestionStoreException ?? new IngestionStoreException($"not stored: {ex.GetType().Name}: {ex.Message}", ex);
             LogCommitFailed(_logger, tag.Value!, taken.Count, rows, failure.Message);
@@ -151,5 +168,5 @@ public sealed partial class IngestionWriter : IIngestionWriter, IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ingestion: {Kind} transaction of {Uploads} upload(s), {Rows} row(s) failed, answered success:false: {Reason}")]
     private static partial void LogCommitFailed(ILogger logger, object kind, int uploads, int rows, string reason);
 
-    private sealed record Pending(IngestionBatch Batch, TaskCompletionSource<IReadOnlyList<StoredRow>> Done);
+    private sealed record Pending(IngestionBatch Batch, TaskCompletionSource<IReadOnlyList<StoredRow>> Done, long QueuedAt);
 }
