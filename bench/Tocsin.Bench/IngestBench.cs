@@ -15,7 +15,9 @@ namespace Tocsin.Bench;
 /// <c>Authorization: Bearer</c>), each keeping up to <c>--in-flight K</c> <c>uploadLogs</c> frames of <c>--batch N</c> rows
 /// (seed 002's frame) waiting for their answer, for <c>--duration D</c> after <c>--warmup D</c>; with <c>--rate R</c> the
 /// connections together send about R rows/s (else as fast as answers come). Prints acknowledged rows/s, the ack latency
-/// (send → <c>success:true</c>) p50/p99/max, and failures, as <c>key=value</c> lines.</item>
+/// (send → <c>success:true</c>) p50/p99/max, and failures, as <c>key=value</c> lines; with <c>--metrics URL</c> (the
+/// server's /metrics) also the server's queue wait, commit and ack durations over the measured window (count, mean, and
+/// the histogram bucket bound under which p50/p99 fall) and its transactions.</item>
 /// <item><c>copy</c>: the limit: <c>--rows N</c> rows of the same shape written by binary COPY straight into
 /// <c>tocsin.ingest_logs</c> of <c>--pg CS</c> in <c>--batch N</c>-row COPYs, one connection, each in its own transaction;
 /// prints rows/s and the latency of one COPY + commit (p50, p99).</item>
@@ -41,7 +43,7 @@ internal static class IngestBench
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: tocsin-bench ingest load|copy|idle [--url ws://127.0.0.1:P/ws] [--tokens FILE] [--connections M] [--batch N] [--in-flight K] [--rate R] [--warmup D] [--duration D] [--pg CS] [--rows N] [--hold D]");
+        Console.Error.WriteLine("usage: tocsin-bench ingest load|copy|idle [--url ws://127.0.0.1:P/ws] [--tokens FILE] [--connections M] [--batch N] [--in-flight K] [--rate R] [--metrics URL] [--warmup D] [--duration D] [--pg CS] [--rows N] [--hold D]");
         return 64;
     }
 
@@ -126,6 +128,7 @@ internal static class IngestBench
         var warmup = a.Duration("warmup", TimeSpan.FromSeconds(5));
         var duration = a.Duration("duration", TimeSpan.FromSeconds(20));
         double time = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+        var metrics = a.Get("metrics", "") is { Length: > 0 } m ? new Uri(m) : null;
 
         var latency = new LatencyHistogram();
         long acked = 0, failed = 0, measuring = 0;
@@ -197,7 +200,9 @@ internal static class IngestBench
                 }
             });
 
-            long next = Stopwatch.GetTimestamp();
+            // Connections are spread over the gap (connection i starts i/M of it later): all M sending in the same instant
+            // every gap would be a burst no fleet of independent agents makes, and its queue the latency measured.
+            long next = Stopwatch.GetTimestamp() + (gap is { } first ? (long)(first.TotalSeconds * Stopwatch.Frequency * i / connections) : 0);
             while (!stop.IsCancellationRequested)
             {
                 try
@@ -230,11 +235,16 @@ internal static class IngestBench
         })).ToList();
 
         await Task.Delay(warmup).ConfigureAwait(false);
+        using var scraper = metrics is null ? null : new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var before = scraper is null ? null : await ServerHistograms.ScrapeAsync(scraper, metrics!).ConfigureAwait(false);
         Interlocked.Exchange(ref measuring, 1);
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         await Task.Delay(duration).ConfigureAwait(false);
         Interlocked.Exchange(ref measuring, 0);
+        var after = scraper is null ? null : await ServerHistograms.ScrapeAsync(scraper, metrics!).ConfigureAwait(false);
         double seconds = watch.Elapsed.TotalSeconds;
+        double clientCores = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / seconds;
         long ackedRows = Interlocked.Read(ref acked);
         await stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -255,6 +265,24 @@ internal static class IngestBench
         Console.WriteLine(string.Create(inv, $"ack_p99_ms={latency.Percentile(0.99):0.0}"));
         Console.WriteLine(string.Create(inv, $"ack_max_ms={latency.MaxMs:0.0}"));
         Console.WriteLine(string.Create(inv, $"failed_frames={Interlocked.Read(ref failed)}"));
+        Console.WriteLine(string.Create(inv, $"cpu_cores_client={clientCores:0.00}"));
+        if (before is not null && after is not null)
+        {
+            // The server's own view of the measured window (its /metrics histograms, logs): where the ack time went.
+            foreach (var (key, family) in new[] { ("server_queue_wait", "tocsin_ingest_queue_wait_seconds"), ("server_commit", "tocsin_ingest_commit_duration_seconds"), ("server_ack", "tocsin_ingest_ack_duration_seconds") })
+            {
+                var window = after.Since(before, family);
+                Console.WriteLine(string.Create(inv, $"{key}_count={window.Count:0}"));
+                Console.WriteLine(string.Create(inv, $"{key}_mean_ms={window.Mean * 1000:0.0}"));
+                Console.WriteLine(string.Create(inv, $"{key}_p50_le_ms={window.UpperBound(0.50) * 1000:0}"));
+                Console.WriteLine(string.Create(inv, $"{key}_p99_le_ms={window.UpperBound(0.99) * 1000:0}"));
+            }
+
+            var rows = after.Since(before, "tocsin_ingest_transaction_rows");
+            Console.WriteLine(string.Create(inv, $"server_transactions={rows.Count:0}"));
+            Console.WriteLine(string.Create(inv, $"server_rows_per_transaction_mean={rows.Mean:0}"));
+        }
+
         return 0;
     }
 
