@@ -63,6 +63,15 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
         }
     }
 
+    /// <summary>The identities with at least one receiver registered here now (a snapshot).</summary>
+    public string[] SubscribedIdentities()
+    {
+        lock (_lock)
+        {
+            return [.. _receivers.Keys];
+        }
+    }
+
     /// <inheritdoc />
     /// <remarks>Queues <paramref name="rows"/> (sorted newest first: time, then id, descending) for every local receiver of
     /// <paramref name="identity"/> and returns at once.</remarks>

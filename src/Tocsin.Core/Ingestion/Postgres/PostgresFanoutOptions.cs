@@ -22,6 +22,11 @@ public sealed record PostgresFanoutOptions
     /// connection lost silently is noticed (1 s – 1 h). <value>Default: 30 s.</value></summary>
     public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>After an outage of the listening connection, the most notifications (the newest) committed meanwhile by
+    /// other replicas that are read and pushed to this replica's receivers (0 – 100000; 0: none, as before catch-up
+    /// existed). <value>Default: 10000.</value></summary>
+    public int CatchUpLimit { get; init; } = 10_000;
+
     /// <summary>Checks the ranges above.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Naming the setting out of its range.</exception>
     public void Validate()
@@ -31,6 +36,7 @@ public sealed record PostgresFanoutOptions
         Check(RemoteQueueCapacity is >= 1 and <= 100_000, nameof(RemoteQueueCapacity), RemoteQueueCapacity, "must be 1–100000");
         Check(MinReconnectDelay >= TimeSpan.FromMilliseconds(1) && MinReconnectDelay <= hour, nameof(MinReconnectDelay), MinReconnectDelay, "must be 1 ms – 1 h");
         Check(MaxReconnectDelay >= MinReconnectDelay && MaxReconnectDelay <= hour, nameof(MaxReconnectDelay), MaxReconnectDelay, "must be MinReconnectDelay – 1 h");
+        Check(CatchUpLimit is >= 0 and <= 100_000, nameof(CatchUpLimit), CatchUpLimit, "must be 0–100000");
         Check(ProbeInterval >= TimeSpan.FromSeconds(1) && ProbeInterval <= hour, nameof(ProbeInterval), ProbeInterval, "must be 1 s – 1 h");
     }
 

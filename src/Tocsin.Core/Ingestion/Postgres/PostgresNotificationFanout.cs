@@ -17,13 +17,23 @@ namespace Tocsin.Ingestion.Postgres;
 /// <para>When the listening connection fails it is opened again after a back-off (doubling from
 /// <see cref="PostgresFanoutOptions.MinReconnectDelay"/> to <see cref="PostgresFanoutOptions.MaxReconnectDelay"/>, with
 /// jitter, timed by the <see cref="TimeProvider"/>); the outage is logged once when it starts and once when it ends.
-/// Notifications announced during an outage are not pushed here (they stay readable with <c>getNotifications</c>).
+/// <para><b>Catch-up.</b> NOTIFY is not stored: announcements sent while this replica does not listen never reach it. So the
+/// replica keeps a watermark, the highest notification id it knows was announced while it listened (the table's largest
+/// id when listening starts, then every id announced, its own included). Once listening again after an outage it reads
+/// the ids above the watermark of the identities that have receivers here (the newest
+/// <see cref="PostgresFanoutOptions.CatchUpLimit"/>), and pushes those rows as announced ones: each row reaches a receiver
+/// once (ids delivered here lately are remembered, so a row both announced and caught up, or published by this replica,
+/// is not pushed twice). Older rows stay readable with <c>getNotifications</c>; so do rows of receivers that subscribe
+/// after they were committed.</para>
 /// Nothing here throws for a delivery problem: failures are logged. Thread-safe.</para>
 /// </summary>
 public sealed partial class PostgresNotificationFanout : INotificationFanout
 {
     /// <summary>The PostgreSQL notification channel.</summary>
     public const string ChannelName = "tocsin_ingest";
+
+    /// <summary>How many of the ids delivered here lately are remembered, so that none is pushed twice.</summary>
+    public const int RecentIdsCapacity = 65_536;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly IIngestionStore _store;
@@ -34,11 +44,13 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
     private readonly Channel<(string Identity, IReadOnlyList<long> Ids)> _remote;
     private readonly Dictionary<(string Replica, long Sequence), List<long>> _partial = [];
     private readonly CancellationTokenSource _stop = new();
+    private readonly RecentIds _delivered = new(RecentIdsCapacity);
     private readonly Lock _startLock = new();
     private Task _listenLoop = Task.CompletedTask;
     private Task _fetchLoop = Task.CompletedTask;
     private bool _started;
     private long _sequence;
+    private long _watermark = -1;
     private volatile bool _listening;
 
     /// <summary>
@@ -104,6 +116,7 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
     {
         ArgumentNullException.ThrowIfNull(identity);
         ArgumentNullException.ThrowIfNull(rows);
+        _delivered.AddRange(rows.Select(r => r.Id));
         await _local.PublishAsync(identity, rows, cancellationToken).ConfigureAwait(false);
         if (rows.Count == 0)
         {
@@ -149,6 +162,7 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
         var token = _stop.Token;
         int failures = 0;
         DateTimeOffset? outageSince = null;
+        long? catchUpFrom = null;
         while (!token.IsCancellationRequested)
         {
             try
@@ -160,6 +174,16 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
                     await listen.ExecuteNonQueryAsync(token).ConfigureAwait(false);
                 }
 
+                // Listening: what commits from now on is announced here. What committed before, since the watermark, is read
+                // (on another connection: this one's last statement stays the LISTEN, as pg_stat_activity shows it).
+                long newest = await NewestIdAsync(token).ConfigureAwait(false);
+                if (catchUpFrom is { } from && newest > from)
+                {
+                    await CatchUpAsync(from, newest, token).ConfigureAwait(false);
+                }
+
+                catchUpFrom = null;
+                RaiseWatermark(newest);
                 _listening = true;
                 failures = 0;
                 if (outageSince is { } since)
@@ -199,6 +223,8 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
                 if (outageSince is null)
                 {
                     outageSince = _time.GetUtcNow();
+                    long watermark = Interlocked.Read(ref _watermark);
+                    catchUpFrom = watermark >= 0 ? watermark : null;
                     string reason = Exporter.Describe(ex);
                     LogListenLost(_logger, reason, ex.GetType().Name);
                 }
@@ -248,6 +274,11 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
         {
             LogIgnored(_logger, e.Channel);
             return;
+        }
+
+        if (chunk.Ids.Count > 0)
+        {
+            RaiseWatermark(chunk.Ids.Max());
         }
 
         if (chunk.Replica == ReplicaId)
@@ -300,7 +331,7 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
                 try
                 {
                     var rows = await _store.ReadAsync(RowKind.Notifications, ids, token).ConfigureAwait(false);
-                    foreach (var group in rows.GroupBy(r => r.Identity, StringComparer.Ordinal))
+                    foreach (var group in rows.Where(r => _delivered.TryAdd(r.Id)).GroupBy(r => r.Identity, StringComparer.Ordinal))
                     {
                         await _local.PublishAsync(group.Key, [.. group], token).ConfigureAwait(false);
                     }
@@ -316,6 +347,131 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
             // Stopping.
         }
     }
+
+    private void RaiseWatermark(long id)
+    {
+        long seen = Interlocked.Read(ref _watermark);
+        while (id > seen)
+        {
+            long was = Interlocked.CompareExchange(ref _watermark, id, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
+        }
+    }
+
+    private async Task<long> NewestIdAsync(CancellationToken cancellationToken)
+    {
+        await using var cmd = _dataSource.CreateCommand("SELECT coalesce(max(id), 0) FROM tocsin.ingest_notifications;");
+        return (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    // After an outage: queues, as announcements, the rows in (from, upTo] of the identities with receivers here that were not
+    // delivered here already, newest first up to CatchUpLimit. Runs on the listening loop before it waits: notifications are
+    // raised only while it waits, so the channel still has one writer at a time.
+    private async Task CatchUpAsync(long from, long upTo, CancellationToken cancellationToken)
+    {
+        string[] identities = _local.SubscribedIdentities();
+        if (identities.Length == 0 || _options.CatchUpLimit == 0)
+        {
+            return;
+        }
+
+        var found = new List<(string Identity, long Id)>();
+        await using (var cmd = _dataSource.CreateCommand(
+            "SELECT identity, id FROM tocsin.ingest_notifications WHERE id > @from AND id <= @upTo AND identity = ANY(@identities) ORDER BY id DESC LIMIT @limit;"))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter<long>("from", from));
+            cmd.Parameters.Add(new NpgsqlParameter<long>("upTo", upTo));
+            cmd.Parameters.Add(new NpgsqlParameter<string[]>("identities", identities));
+            cmd.Parameters.Add(new NpgsqlParameter<int>("limit", _options.CatchUpLimit + 1));
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                found.Add((r.GetString(0), r.GetInt64(1)));
+            }
+        }
+
+        bool more = found.Count > _options.CatchUpLimit;
+        int queued = 0;
+        foreach (var group in found.Take(_options.CatchUpLimit).Where(f => !_delivered.Contains(f.Id)).GroupBy(f => f.Identity, StringComparer.Ordinal))
+        {
+            long[] ids = [.. group.Select(f => f.Id).Order()];
+            if (_remote.Writer.TryWrite((group.Key, ids)))
+            {
+                queued += ids.Length;
+            }
+            else
+            {
+                LogRemoteDropped(_logger, ids.Length, group.Key, _options.RemoteQueueCapacity);
+            }
+        }
+
+        if (queued > 0 || more)
+        {
+            LogCaughtUp(_logger, queued, more ? _options.CatchUpLimit : 0);
+        }
+    }
+
+    /// <summary>A bounded set of the ids delivered here lately: the oldest is forgotten first. Thread-safe.</summary>
+    private sealed class RecentIds(int capacity)
+    {
+        private readonly HashSet<long> _ids = [];
+        private readonly Queue<long> _order = new();
+        private readonly Lock _lock = new();
+
+        public bool Contains(long id)
+        {
+            lock (_lock)
+            {
+                return _ids.Contains(id);
+            }
+        }
+
+        public bool TryAdd(long id)
+        {
+            lock (_lock)
+            {
+                return AddLocked(id);
+            }
+        }
+
+        public void AddRange(IEnumerable<long> ids)
+        {
+            lock (_lock)
+            {
+                foreach (long id in ids)
+                {
+                    AddLocked(id);
+                }
+            }
+        }
+
+        private bool AddLocked(long id)
+        {
+            if (!_ids.Add(id))
+            {
+                return false;
+            }
+
+            _order.Enqueue(id);
+            if (_order.Count > capacity)
+            {
+                _ids.Remove(_order.Dequeue());
+            }
+
+            return true;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Live notifications: {Rows} notification(s) committed by other replicas while not listening are pushed now (caught up){More}")]
+    private static partial void LogCaughtUpCore(ILogger logger, int rows, string more);
+
+    private static void LogCaughtUp(ILogger logger, int rows, int limit) =>
+        LogCaughtUpCore(logger, rows, limit > 0 ? $"; older ones beyond the newest {limit} are not pushed (readable with getNotifications)" : "");
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Live notifications from other replicas stopped: cannot listen on PostgreSQL ({Reason}, {ExceptionType}); retrying with back-off")]
     private static partial void LogListenLost(ILogger logger, string reason, string exceptionType);

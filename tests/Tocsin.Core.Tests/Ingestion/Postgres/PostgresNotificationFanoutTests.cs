@@ -22,12 +22,12 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         private readonly NpgsqlDataSource _source;
         private readonly ILoggerFactory _loggers;
 
-        private Replica(string cs)
+        private Replica(string cs, PostgresFanoutOptions? options)
         {
             _source = NpgsqlDataSource.Create(cs);
             Store = new PostgresIngestionStore(_source, TimeProvider.System);
             _loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(Logs)));
-            Fanout = new PostgresNotificationFanout(_source, Store, TimeProvider.System, _loggers, Fast);
+            Fanout = new PostgresNotificationFanout(_source, Store, TimeProvider.System, _loggers, options ?? Fast);
         }
 
         public FakeLogCollector Logs { get; } = new();
@@ -36,9 +36,9 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
 
         public PostgresNotificationFanout Fanout { get; }
 
-        public static async Task<Replica> StartAsync(string cs)
+        public static async Task<Replica> StartAsync(string cs, PostgresFanoutOptions? options = null)
         {
-            var r = new Replica(cs);
+            var r = new Replica(cs, options);
             await r.Store.InitializeAsync(Ct);
             await r.Fanout.StartAsync(Ct);
             Assert.True(r.Fanout.IsListening);
@@ -159,7 +159,7 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         Assert.Equal(2, await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'"));
 
-        // Announcements sent while B reconnects are lost (NOTIFY is not stored): publish until one arrives.
+        // Publish until one arrives (live or caught up once B listens again).
         var sent = new List<long>();
         await Poll.UntilAsync(async () =>
         {
@@ -177,6 +177,74 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
             Assert.Equal(1, replica.Count("stopped: cannot listen"));
             Assert.True(replica.Fanout.IsListening);
         }
+    }
+
+    [Fact]
+    public async Task Notifications_committed_while_a_replica_does_not_listen_are_caught_up_once_it_does_each_exactly_once()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var a = await Replica.StartAsync(cs);
+        // B waits at least 3 s before listening again: the uploads below are committed while it does not listen.
+        await using var b = await Replica.StartAsync(cs, Fast with { MinReconnectDelay = TimeSpan.FromSeconds(3), MaxReconnectDelay = TimeSpan.FromSeconds(4) });
+        Inbox onB = new(), otherOnB = new();
+        using var sb = b.Fanout.Subscribe("wd-1", onB.Deliver);
+        var localOnB = await b.UploadAsync("wd-1", 1, "B's own");
+        var before = await a.UploadAsync("wd-1", 1, "before");
+        await onB.WaitForAsync(before[0].Id, "a notification before the outage");
+
+        var listeners = await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'");
+        Assert.Equal(2, listeners);
+        await Poll.UntilAsync(() => Task.FromResult(b.Fanout.IsListening), listening => !listening, Deadline, "B noticing the outage");
+
+        // Committed during the outage: two uploads of wd-1 (one of 3 rows), one of an identity without receivers on B, and
+        // one published by B itself (delivered locally, not to be pushed again).
+        var missed = (await a.UploadAsync("wd-1", 3, "during")).Concat(await a.UploadAsync("wd-1", 1, "during too")).ToList();
+        await a.UploadAsync("wd-9", 2, "nobody listens for these on B");
+        var ownDuring = await b.UploadAsync("wd-1", 1, "B's own during");
+        Assert.False(b.Fanout.IsListening);
+
+        foreach (var row in missed)
+        {
+            await onB.WaitForAsync(row.Id, "a notification committed during the outage");
+        }
+
+        var after = await a.UploadAsync("wd-1", 1, "after");
+        await onB.WaitForAsync(after[0].Id, "a notification after the outage");
+        Assert.Equal(onB.Ids.Count(), onB.Ids.Distinct().Count());
+        Assert.Equal(
+            new[] { localOnB[0].Id, before[0].Id, ownDuring[0].Id, after[0].Id }.Concat(missed.Select(r => r.Id)).Order(),
+            onB.Ids.Order());
+        Assert.Equal(1, b.Count("4 notification(s) committed by other replicas while not listening are pushed now"));
+        Assert.Empty(otherOnB.Ids);
+    }
+
+    [Fact]
+    public async Task A_catch_up_pushes_only_the_newest_up_to_its_limit_and_says_so()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var a = await Replica.StartAsync(cs);
+        await using var b = await Replica.StartAsync(cs, Fast with { MinReconnectDelay = TimeSpan.FromSeconds(3), MaxReconnectDelay = TimeSpan.FromSeconds(4), CatchUpLimit = 2 });
+        var onB = new Inbox();
+        using var sb = b.Fanout.Subscribe("wd-1", onB.Deliver);
+        var before = await a.UploadAsync("wd-1", 1, "before");
+        await onB.WaitForAsync(before[0].Id, "a notification before the outage");
+
+        await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'");
+        await Poll.UntilAsync(() => Task.FromResult(b.Fanout.IsListening), listening => !listening, Deadline, "B noticing the outage");
+        var missed = await a.UploadAsync("wd-1", 5, "during");
+
+        var newest = missed.OrderByDescending(r => r.Id).Take(2).ToList();
+        foreach (var row in newest)
+        {
+            await onB.WaitForAsync(row.Id, "one of the newest two");
+        }
+
+        await Poll.UntilAsync(() => Task.FromResult(b.Count("older ones beyond the newest 2 are not pushed")), n => n == 1, Deadline, "the limit logged");
+        var after = await a.UploadAsync("wd-1", 1, "after");
+        await onB.WaitForAsync(after[0].Id, "a notification after the outage");
+        Assert.Equal(new[] { before[0].Id, after[0].Id }.Concat(newest.Select(r => r.Id)).Order(), onB.Ids.Order());
     }
 
     [Fact]
