@@ -41,8 +41,12 @@ public interface ICheckKind
     ICheckRunner Runner { get; }
 }
 
-/// <summary>The set of check kinds an agent knows, by name.</summary>
-public sealed class CheckKindRegistry
+/// <summary>
+/// The set of check kinds an agent knows, by name. Disposing it disposes the kinds and runners that hold resources
+/// (<see cref="IDisposable"/>: the http runner's connection pools, the MongoDB driver clients kept between runs), each
+/// once; the agent's container does so when it stops, after the scheduler.
+/// </summary>
+public sealed class CheckKindRegistry : IDisposable
 {
     private readonly Dictionary<string, ICheckKind> _kinds;
 
@@ -60,6 +64,29 @@ public sealed class CheckKindRegistry
     /// <summary>Gets a kind by name.</summary>
     /// <exception cref="KeyNotFoundException">When no such kind is registered.</exception>
     public ICheckKind Get(string name) => _kinds[name];
+
+    /// <summary>Disposes every kind, and every kind's runner, that is <see cref="IDisposable"/> (each object once).</summary>
+    public void Dispose()
+    {
+        var owned = new HashSet<IDisposable>(ReferenceEqualityComparer.Instance);
+        foreach (var kind in _kinds.Values)
+        {
+            if (kind is IDisposable k)
+            {
+                owned.Add(k);
+            }
+
+            if (kind.Runner is IDisposable r)
+            {
+                owned.Add(r);
+            }
+        }
+
+        foreach (var d in owned)
+        {
+            d.Dispose();
+        }
+    }
 }
 
 /// <summary>
