@@ -35,7 +35,7 @@ public sealed class RocketChatAppsFleetTests(PostgresServer server) : IClassFixt
             {
                 string config = AgentConfig.Write(folders[i], new JsonObject
                 {
-                    ["name"] = "apps", ["kind"] = "rocketchat-apps", ["interval"] = "1s", ["serverUrl"] = chat.BaseAddress.ToString(),
+                    ["name"] = "apps", ["kind"] = "rocketchat-apps", ["interval"] = "1s", ["timeout"] = "950ms", ["serverUrl"] = chat.BaseAddress.ToString(),
                     ["userId"] = users[i].Id, ["pat"] = users[i].Pat,
                 });
                 AgentConfig.Edit(config, root =>

@@ -259,7 +259,8 @@ public sealed class RocketChatEmulatorTests : IAsyncLifetime
     [Fact]
     public async Task A_slow_instance_delays_every_answer_and_the_others_do_not()
     {
-        _chat.Instances[1].Delay = TimeSpan.FromMilliseconds(400);
+        // A delay far above what a loopback answer takes even on a loaded machine, so that "fast" is not a race.
+        _chat.Instances[1].Delay = TimeSpan.FromMilliseconds(1500);
 
         var slow = Stopwatch.StartNew();
         var (status, _) = await GetAsync(1, "api/info", auth: false);
@@ -269,8 +270,8 @@ public sealed class RocketChatEmulatorTests : IAsyncLifetime
         fast.Stop();
 
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.True(slow.Elapsed >= TimeSpan.FromMilliseconds(390), $"slow answer took {slow.Elapsed}");
-        Assert.True(fast.Elapsed < TimeSpan.FromMilliseconds(390), $"fast answer took {fast.Elapsed}");
+        Assert.True(slow.Elapsed >= TimeSpan.FromMilliseconds(1490), $"slow answer took {slow.Elapsed}");
+        Assert.True(fast.Elapsed < TimeSpan.FromMilliseconds(1000), $"fast answer took {fast.Elapsed}");
         Assert.Equal(1, _chat.Instances[1].CallCount(RocketChatEndpoints.Info));
     }
 
