@@ -107,8 +107,9 @@ internal static class AgentHost
         // Live notifications: this process's user sockets, and with PostgreSQL every replica's, through LISTEN/NOTIFY.
         services.AddSingleton<INotificationFanout>(sp => sp.GetService<NpgsqlDataSource>() is { } central
             ? new Ingestion.Postgres.PostgresNotificationFanout(
-                central, sp.GetRequiredService<IIngestionStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>())
-            : new LocalNotificationFanout(sp.GetRequiredService<ILogger<LocalNotificationFanout>>()));
+                central, sp.GetRequiredService<IIngestionStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>(),
+                metrics: sp.GetService<TocsinMetrics>())
+            : new LocalNotificationFanout(sp.GetRequiredService<ILogger<LocalNotificationFanout>>(), metrics: sp.GetService<TocsinMetrics>()));
         services.AddSingleton<IngestionHandler>();
         services.AddHostedService<IngestionService>();
         services.AddHostedService<IngestionRetention>();

@@ -53,6 +53,8 @@ public sealed class PrometheusMetrics : IDisposable
         ["tocsin.ingest.queue_wait"] = ["kind"],
         ["tocsin.ingest.commit.duration"] = ["kind"],
         ["tocsin.ingest.ack.duration"] = ["kind"],
+        ["tocsin.ingest.pushes"] = ["source"],
+        ["tocsin.ingest.pushes_dropped"] = ["reason"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Longest time a scrape may show check states for. <value>1 s.</value></summary>

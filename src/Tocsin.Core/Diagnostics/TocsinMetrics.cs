@@ -33,10 +33,18 @@ public sealed class TocsinMetrics : IDisposable
         IngestFailures = _meter.CreateCounter<long>("tocsin.ingest.failures", "{transaction}", "Ingestion transactions that failed: their uploads were answered success:false, nothing stored.");
         IngestBatchRows = _meter.CreateHistogram<long>("tocsin.ingest.transaction_rows", "{row}", "Rows committed per ingestion transaction (uploads of several connections together).");
         IngestPurgedRows = _meter.CreateCounter<long>("tocsin.ingest.purged", "{row}", "Log and notification rows deleted by retention, by kind.");
+        IngestPushes = _meter.CreateCounter<long>("tocsin.ingest.pushes", "{row}", "Notification rows pushed to this replica's user sockets (each row once, whatever the number of sockets), by source: local (uploaded here), remote (announced by another replica), caught_up (read after an outage of the listening connection).");
+        IngestPushesDropped = _meter.CreateCounter<long>("tocsin.ingest.pushes_dropped", "{batch}", "Batches of notifications not pushed live (still readable with getNotifications), by reason: slow_receiver (a socket's queue was full), remote_queue_full (announcements of other replicas waiting to be read).");
         IngestQueueWait = _meter.CreateHistogram<double>("tocsin.ingest.queue_wait", "ms", "Time an upload waited for a commit loop, from its hand-over to the start of its transaction, by kind.");
         IngestCommitDuration = _meter.CreateHistogram<double>("tocsin.ingest.commit.duration", "ms", "Duration of one ingestion transaction in the store (reserve ids, COPY or INSERT, commit), by kind, failed ones included.");
         IngestAckDuration = _meter.CreateHistogram<double>("tocsin.ingest.ack.duration", "ms", "Server side of an upload's acknowledgement: from the parsed upload handed to the writer (after any rate-limit wait) to its answer handed to the connection, by kind.");
     }
+
+    /// <summary>Notification rows pushed live (tag: source = local | remote | caught_up).</summary>
+    public Counter<long> IngestPushes { get; }
+
+    /// <summary>Batches of notifications not pushed live (tag: reason = slow_receiver | remote_queue_full).</summary>
+    public Counter<long> IngestPushesDropped { get; }
 
     /// <summary>Queue wait of an upload in ms, hand-over to transaction start (tag: kind).</summary>
     public Histogram<double> IngestQueueWait { get; }

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Tocsin.Diagnostics;
 
 namespace Tocsin.Ingestion;
 
@@ -19,22 +20,27 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
     private readonly int _queueCapacity;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Receiver[]> _receivers = new(StringComparer.Ordinal);
+    private readonly TocsinMetrics? _metrics;
     private bool _disposed;
+    private int _receiverCount;
 
     /// <summary>Delivers with a queue of <paramref name="queueCapacity"/> batches (1–100000) per receiver.</summary>
     /// <exception cref="ArgumentOutOfRangeException">When <paramref name="queueCapacity"/> is outside 1–100000.</exception>
-    public LocalNotificationFanout(ILogger<LocalNotificationFanout> logger, int queueCapacity = DefaultQueueCapacity)
-        : this((ILogger)logger, queueCapacity)
+    public LocalNotificationFanout(ILogger<LocalNotificationFanout> logger, int queueCapacity = DefaultQueueCapacity, TocsinMetrics? metrics = null)
+        : this((ILogger)logger, queueCapacity, metrics)
     {
     }
 
-    internal LocalNotificationFanout(ILogger logger, int queueCapacity)
+    internal LocalNotificationFanout(ILogger logger, int queueCapacity, TocsinMetrics? metrics)
     {
         ArgumentNullException.ThrowIfNull(logger);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(queueCapacity, 100_000);
         _logger = logger;
         _queueCapacity = queueCapacity;
+        _metrics = metrics;
+        metrics?.ObserveGauge("tocsin.ingest.subscribers", () => (long)ReceiverCount, "{socket}",
+            "User sockets subscribed to live notifications on this replica.");
     }
 
     /// <inheritdoc />
@@ -49,6 +55,7 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
             ObjectDisposedException.ThrowIf(_disposed, this);
             receiver = new Receiver(this, identity, deliver);
             _receivers[identity] = _receivers.TryGetValue(identity, out var list) ? [.. list, receiver] : [receiver];
+            _receiverCount++;
         }
 
         return receiver;
@@ -63,6 +70,9 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
         }
     }
 
+    /// <summary>How many receivers (user sockets) are registered here now; the gauge <c>tocsin.ingest.subscribers</c>.</summary>
+    public int ReceiverCount => Volatile.Read(ref _receiverCount);
+
     /// <summary>The identities with at least one receiver registered here now (a snapshot).</summary>
     public string[] SubscribedIdentities()
     {
@@ -75,7 +85,14 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
     /// <inheritdoc />
     /// <remarks>Queues <paramref name="rows"/> (sorted newest first: time, then id, descending) for every local receiver of
     /// <paramref name="identity"/> and returns at once.</remarks>
-    public ValueTask PublishAsync(string identity, IReadOnlyList<StoredRow> rows, CancellationToken cancellationToken)
+    public ValueTask PublishAsync(string identity, IReadOnlyList<StoredRow> rows, CancellationToken cancellationToken) =>
+        Deliver(identity, rows, LocalSource);
+
+    /// <summary>The <c>source</c> tag of rows uploaded through this replica.</summary>
+    internal static readonly KeyValuePair<string, object?> LocalSource = new("source", "local");
+
+    // Queues rows for the identity's receivers; counted as pushes from source when there is at least one.
+    internal ValueTask Deliver(string identity, IReadOnlyList<StoredRow> rows, KeyValuePair<string, object?> source)
     {
         ArgumentNullException.ThrowIfNull(identity);
         ArgumentNullException.ThrowIfNull(rows);
@@ -90,6 +107,7 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
             return ValueTask.CompletedTask;
         }
 
+        _metrics?.IngestPushes.Add(rows.Count, source);
         StoredRow[] newestFirst = [.. rows.OrderByDescending(r => r.Time).ThenByDescending(r => r.Id)];
         foreach (var receiver in receivers)
         {
@@ -108,6 +126,7 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
             _disposed = true;
             all = [.. _receivers.Values.SelectMany(r => r)];
             _receivers.Clear();
+            _receiverCount = 0;
         }
 
         foreach (var receiver in all)
@@ -125,6 +144,7 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
             if (_receivers.TryGetValue(receiver.Identity, out var list))
             {
                 Receiver[] rest = [.. list.Where(r => r != receiver)];
+                _receiverCount -= list.Length - rest.Length;
                 if (rest.Length == 0)
                 {
                     _receivers.Remove(receiver.Identity);
@@ -140,6 +160,8 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
     /// <summary>One subscription: its queue, its delivery loop, and the handle that ends it.</summary>
     private sealed class Receiver : IDisposable
     {
+        private static readonly KeyValuePair<string, object?> SlowReceiver = new("reason", "slow_receiver");
+
         private readonly LocalNotificationFanout _owner;
         private readonly Func<IReadOnlyList<StoredRow>, CancellationToken, ValueTask> _deliver;
         private readonly Channel<IReadOnlyList<StoredRow>> _queue;
@@ -163,9 +185,13 @@ public sealed partial class LocalNotificationFanout : INotificationFanout
 
         public void Offer(IReadOnlyList<StoredRow> rows)
         {
-            if (!_queue.Writer.TryWrite(rows) && Volatile.Read(ref _disposed) == 0 && Interlocked.Increment(ref _dropped) == 1)
+            if (!_queue.Writer.TryWrite(rows) && Volatile.Read(ref _disposed) == 0)
             {
-                LogDropping(_owner._logger, Identity, _owner._queueCapacity);
+                _owner._metrics?.IngestPushesDropped.Add(1, SlowReceiver);
+                if (Interlocked.Increment(ref _dropped) == 1)
+                {
+                    LogDropping(_owner._logger, Identity, _owner._queueCapacity);
+                }
             }
         }
 

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Tocsin.Diagnostics;
 using Tocsin.Ingestion;
 
 namespace Tocsin.Core.Tests.Ingestion;
@@ -44,8 +46,10 @@ public sealed class LocalNotificationFanoutTests
 
         Assert.Empty(other);
         Assert.True(fanout.HasSubscribers("wd-2"));
+        Assert.Equal(3, fanout.ReceiverCount);
         c.Dispose();
         Assert.False(fanout.HasSubscribers("wd-2"));
+        Assert.Equal(2, fanout.ReceiverCount);
         await fanout.PublishAsync("wd-2", [Row(5, "wd-2")], Ct);
         Assert.Empty(other);
     }
@@ -53,7 +57,10 @@ public sealed class LocalNotificationFanoutTests
     [Fact]
     public async Task A_slow_receiver_loses_batches_past_its_queue_without_holding_up_the_publisher_or_the_others()
     {
-        await using var fanout = new LocalNotificationFanout(_logger, queueCapacity: 2);
+        using var metrics = new TocsinMetrics();
+        using var dropped = new MetricCollector<long>(metrics.IngestPushesDropped);
+        using var pushed = new MetricCollector<long>(metrics.IngestPushes);
+        await using var fanout = new LocalNotificationFanout(_logger, queueCapacity: 2, metrics);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var slow = new ConcurrentQueue<long>();
         var fast = new ConcurrentQueue<long>();
@@ -79,6 +86,12 @@ public sealed class LocalNotificationFanoutTests
         }
 
         Assert.Single(_logger.Collector.GetSnapshot(), r => r.Message.Contains("too slow", StringComparison.Ordinal));
+        // Every dropped batch is counted (7: batches 4–10 for the slow receiver), each published row once.
+        Assert.Equal(7, dropped.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.All(dropped.GetMeasurementSnapshot(), m => Assert.Equal("slow_receiver", m.Tags["reason"]));
+        Assert.Equal(10, pushed.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.All(pushed.GetMeasurementSnapshot(), m => Assert.Equal("local", m.Tags["source"]));
+        Assert.Equal(2, fanout.ReceiverCount);
 
         release.SetResult();
         await Poll.UntilAsync(() => Task.FromResult(slow.Count), n => n == 3, TimeSpan.FromSeconds(10), "the slow receiver's queued batches");

@@ -68,4 +68,47 @@ public sealed class IngestionMetricsTests : IDisposable
 
         Assert.DoesNotContain(token, agent.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_pushed_notification_is_counted_by_source_and_subscribed_sockets_are_a_gauge()
+    {
+        string config = AgentConfig.Write(_folder);
+        async Task<string> TokenAsync(string role)
+        {
+            var created = await TocsinProcess.RunAsync(_folder.Path, "tokens", "create", "wd-8", "--role", role, "--config-path", config);
+            Assert.True(created.ExitCode == 0, created.ToString());
+            return created.Stdout.TrimEnd().Split('\n')[^1];
+        }
+
+        string agentToken = await TokenAsync("agent"), userToken = await TokenAsync("user");
+        await using var agent = TocsinProcess.Start(_folder.Path, ["start", "--config-path", config]);
+        var http = await agent.ListeningAddressAsync(TimeSpan.FromSeconds(60));
+        using var client = new HttpClient { BaseAddress = http };
+        async Task<ClientWebSocket> ConnectAsync(string token)
+        {
+            var ws = new ClientWebSocket();
+            ws.Options.SetRequestHeader("Authorization", "Bearer " + token);
+            await ws.ConnectAsync(new Uri($"ws://{http.Authority}/ws"), Ct);
+            return ws;
+        }
+
+        using var watchdog = await ConnectAsync(agentToken);
+        using var user = await ConnectAsync(userToken);
+        // The user's socket is subscribed once it answers a request (it subscribes before reading any).
+        Assert.True((await user.RequestAsync("""{"action":"ping"}""")).GetProperty("success").GetBoolean());
+        var pushed = user.ReceiveJsonAsync();
+        string upload = JsonSerializer.Serialize(new
+        {
+            action = "uploadNotifications",
+            notifications = new[] { new { level = 50, time = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), sender = "ups", message = "on battery" }, new { level = 30, time = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), sender = "ups", message = "charging" } },
+        });
+        Assert.True((await watchdog.RequestAsync(upload)).GetProperty("success").GetBoolean());
+        Assert.Equal(2, (await pushed).GetProperty("notifications").GetArrayLength());
+
+        var scrape = PrometheusText.Parse(await client.GetStringAsync("/metrics", Ct));
+        Assert.Equal("counter", scrape.Types["tocsin_ingest_pushes_total"]);
+        Assert.Equal(2, scrape.Value("tocsin_ingest_pushes_total", ("source", "local")));
+        Assert.Equal(1, scrape.Value("tocsin_ingest_subscribers"));
+        Assert.DoesNotContain(scrape.Samples, s => s.Name == "tocsin_ingest_listening"); // only with PostgreSQL
+    }
 }

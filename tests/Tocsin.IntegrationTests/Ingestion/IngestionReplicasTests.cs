@@ -121,6 +121,13 @@ public sealed class IngestionReplicasTests(PostgresServer server) : IClassFixtur
             Assert.Equal("resolved", read.GetProperty("logs")[0][1].GetString());
             var none = await stranger.RequestAsync("""{"action":"getLogs","timewindow":60}""");
             Assert.Equal(0, none.GetProperty("logs").GetArrayLength());
+
+            // Replica 1's /metrics: listening, two user sockets, the pushes it got from replica 0 counted as remote.
+            using var client = new HttpClient { BaseAddress = urls[1] };
+            var scrape = PrometheusText.Parse(await client.GetStringAsync("/metrics", Ct));
+            Assert.Equal(1, scrape.Value("tocsin_ingest_listening"));
+            Assert.Equal(2, scrape.Value("tocsin_ingest_subscribers"));
+            Assert.True(scrape.Value("tocsin_ingest_pushes_total", ("source", "remote")) >= 2, "remote pushes counted");
         }
         finally
         {

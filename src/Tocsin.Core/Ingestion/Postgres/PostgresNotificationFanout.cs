@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Tocsin.Diagnostics;
 using Tocsin.Export;
 
 namespace Tocsin.Ingestion.Postgres;
@@ -41,7 +42,12 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
     private readonly ILogger _logger;
     private readonly PostgresFanoutOptions _options;
     private readonly LocalNotificationFanout _local;
-    private readonly Channel<(string Identity, IReadOnlyList<long> Ids)> _remote;
+    private static readonly KeyValuePair<string, object?> RemoteSource = new("source", "remote");
+    private static readonly KeyValuePair<string, object?> CaughtUpSource = new("source", "caught_up");
+    private static readonly KeyValuePair<string, object?> RemoteQueueFull = new("reason", "remote_queue_full");
+
+    private readonly Channel<(string Identity, IReadOnlyList<long> Ids, bool CaughtUp)> _remote;
+    private readonly TocsinMetrics? _metrics;
     private readonly Dictionary<(string Replica, long Sequence), List<long>> _partial = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly RecentIds _delivered = new(RecentIdsCapacity);
@@ -58,7 +64,13 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
     /// reading other replicas' rows from <paramref name="store"/> (a <see cref="PostgresIngestionStore"/> on the same database,
     /// owned by the caller). Listens only after <see cref="StartAsync"/>.
     /// </summary>
-    public PostgresNotificationFanout(NpgsqlDataSource dataSource, IIngestionStore store, TimeProvider timeProvider, ILoggerFactory loggerFactory, PostgresFanoutOptions? options = null)
+    /// <param name="dataSource">The shared data source of <c>externalDatabaseUri</c> (owned by the caller).</param>
+    /// <param name="store">The PostgreSQL ingestion store on the same database (owned by the caller).</param>
+    /// <param name="timeProvider">Times reconnection back-off and outages.</param>
+    /// <param name="loggerFactory">Outages, drops and catch-ups are logged (never a row's content).</param>
+    /// <param name="options">Queue sizes, back-off, probe interval and catch-up limit (default: <see cref="PostgresFanoutOptions"/>).</param>
+    /// <param name="metrics">Where pushes, drops, subscribed sockets and the listening state are counted (optional).</param>
+    public PostgresNotificationFanout(NpgsqlDataSource dataSource, IIngestionStore store, TimeProvider timeProvider, ILoggerFactory loggerFactory, PostgresFanoutOptions? options = null, TocsinMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentNullException.ThrowIfNull(store);
@@ -70,8 +82,11 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
         _store = store;
         _time = timeProvider;
         _logger = loggerFactory.CreateLogger<PostgresNotificationFanout>();
-        _local = new LocalNotificationFanout(loggerFactory.CreateLogger<LocalNotificationFanout>(), _options.QueueCapacity);
-        _remote = Channel.CreateBounded<(string, IReadOnlyList<long>)>(
+        _metrics = metrics;
+        _local = new LocalNotificationFanout(loggerFactory.CreateLogger<LocalNotificationFanout>(), _options.QueueCapacity, metrics);
+        metrics?.ObserveGauge("tocsin.ingest.listening", () => _listening ? 1L : 0L, "{bool}",
+            "1 while this replica listens on PostgreSQL for other replicas' notifications, 0 during an outage (pushed when it ends, see caught_up).");
+        _remote = Channel.CreateBounded<(string, IReadOnlyList<long>, bool)>(
             new BoundedChannelOptions(_options.RemoteQueueCapacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     }
 
@@ -310,8 +325,9 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
             ids = gathered;
         }
 
-        if (_local.HasSubscribers(chunk.Identity) && !_remote.Writer.TryWrite((chunk.Identity, ids)))
+        if (_local.HasSubscribers(chunk.Identity) && !_remote.Writer.TryWrite((chunk.Identity, ids, false)))
         {
+            _metrics?.IngestPushesDropped.Add(1, RemoteQueueFull);
             LogRemoteDropped(_logger, ids.Count, chunk.Identity, _options.RemoteQueueCapacity);
         }
     }
@@ -321,7 +337,7 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
         var token = _stop.Token;
         try
         {
-            await foreach (var (identity, ids) in _remote.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            await foreach (var (identity, ids, caughtUp) in _remote.Reader.ReadAllAsync(token).ConfigureAwait(false))
             {
                 if (!_local.HasSubscribers(identity))
                 {
@@ -333,7 +349,7 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
                     var rows = await _store.ReadAsync(RowKind.Notifications, ids, token).ConfigureAwait(false);
                     foreach (var group in rows.Where(r => _delivered.TryAdd(r.Id)).GroupBy(r => r.Identity, StringComparer.Ordinal))
                     {
-                        await _local.PublishAsync(group.Key, [.. group], token).ConfigureAwait(false);
+                        await _local.Deliver(group.Key, [.. group], caughtUp ? CaughtUpSource : RemoteSource).ConfigureAwait(false);
                     }
                 }
                 catch (IngestionStoreException ex)
@@ -400,12 +416,13 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
         foreach (var group in found.Take(_options.CatchUpLimit).Where(f => !_delivered.Contains(f.Id)).GroupBy(f => f.Identity, StringComparer.Ordinal))
         {
             long[] ids = [.. group.Select(f => f.Id).Order()];
-            if (_remote.Writer.TryWrite((group.Key, ids)))
+            if (_remote.Writer.TryWrite((group.Key, ids, true)))
             {
                 queued += ids.Length;
             }
             else
             {
+                _metrics?.IngestPushesDropped.Add(1, RemoteQueueFull);
                 LogRemoteDropped(_logger, ids.Length, group.Key, _options.RemoteQueueCapacity);
             }
         }

@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Npgsql;
 using Tocsin.Core.Tests.TestServers;
+using Tocsin.Diagnostics;
 using Tocsin.Ingestion;
 using Tocsin.Ingestion.Postgres;
 
@@ -27,10 +29,16 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
             _source = NpgsqlDataSource.Create(cs);
             Store = new PostgresIngestionStore(_source, TimeProvider.System);
             _loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(Logs)));
-            Fanout = new PostgresNotificationFanout(_source, Store, TimeProvider.System, _loggers, options ?? Fast);
+            Fanout = new PostgresNotificationFanout(_source, Store, TimeProvider.System, _loggers, options ?? Fast, Metrics);
         }
 
         public FakeLogCollector Logs { get; } = new();
+
+        public TocsinMetrics Metrics { get; } = new();
+
+        /// <summary>Notification rows pushed here from <paramref name="source"/> (local, remote, caught_up) so far.</summary>
+        public long Pushed(string source, MetricCollector<long> pushes) =>
+            pushes.GetMeasurementSnapshot().Where(m => Equals(m.Tags["source"], source)).Sum(m => m.Value);
 
         public PostgresIngestionStore Store { get; }
 
@@ -65,6 +73,7 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
             await Store.DisposeAsync();
             _loggers.Dispose();
             await _source.DisposeAsync();
+            Metrics.Dispose();
         }
     }
 
@@ -187,6 +196,7 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         // B waits at least 3 s before listening again: the uploads below are committed while it does not listen.
         await using var b = await Replica.StartAsync(cs, Fast with { MinReconnectDelay = TimeSpan.FromSeconds(3), MaxReconnectDelay = TimeSpan.FromSeconds(4) });
         Inbox onB = new(), otherOnB = new();
+        using var pushes = new MetricCollector<long>(b.Metrics.IngestPushes);
         using var sb = b.Fanout.Subscribe("wd-1", onB.Deliver);
         var localOnB = await b.UploadAsync("wd-1", 1, "B's own");
         var before = await a.UploadAsync("wd-1", 1, "before");
@@ -217,6 +227,9 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
             onB.Ids.Order());
         Assert.Equal(1, b.Count("4 notification(s) committed by other replicas while not listening are pushed now"));
         Assert.Empty(otherOnB.Ids);
+        Assert.Equal(4, b.Pushed("caught_up", pushes));
+        Assert.Equal(2, b.Pushed("local", pushes)); // B's own two
+        Assert.Equal(2, b.Pushed("remote", pushes)); // before, after
     }
 
     [Fact]
