@@ -37,7 +37,7 @@ public sealed class TocsinMetrics : IDisposable
         IngestPushesDropped = _meter.CreateCounter<long>("tocsin.ingest.pushes_dropped", "{batch}", "Batches of notifications not pushed live (still readable with getNotifications), by reason: slow_receiver (a socket's queue was full), remote_queue_full (announcements of other replicas waiting to be read).");
         IngestQueueWait = _meter.CreateHistogram<double>("tocsin.ingest.queue_wait", "ms", "Time an upload waited for a commit loop, from its hand-over to the start of its transaction, by kind.");
         IngestCommitDuration = _meter.CreateHistogram<double>("tocsin.ingest.commit.duration", "ms", "Duration of one ingestion transaction in the store (reserve ids, COPY or INSERT, commit), by kind, failed ones included.");
-        IngestAckDuration = _meter.CreateHistogram<double>("tocsin.ingest.ack.duration", "ms", "Server side of an upload's acknowledgement: from the parsed upload handed to the writer (after any rate-limit wait) to its answer handed to the connection, by kind.");
+        IngestAckDuration = _meter.CreateHistogram<double>("tocsin.ingest.ack.duration", "ms", "Server side of an acknowledged upload (WebSocket or HTTP): from the parsed upload handed to the writer (after any rate-limit wait) to its rows committed (and, for notifications, announced), when the success answer is made, by kind.");
     }
 
     /// <summary>Notification rows pushed live (tag: source = local | remote | caught_up).</summary>
@@ -52,7 +52,7 @@ public sealed class TocsinMetrics : IDisposable
     /// <summary>Duration of one ingestion transaction in ms (tag: kind).</summary>
     public Histogram<double> IngestCommitDuration { get; }
 
-    /// <summary>Parsed upload handed to the writer → answer handed to the connection, in ms (tag: kind).</summary>
+    /// <summary>Parsed upload handed to the writer → committed (and announced), successful uploads only, in ms (tag: kind).</summary>
     public Histogram<double> IngestAckDuration { get; }
 
     /// <summary>Uploaded rows committed (tag: kind = logs | notifications).</summary>

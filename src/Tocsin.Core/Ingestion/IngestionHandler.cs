@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Tocsin.Access;
+using Tocsin.Diagnostics;
 
 namespace Tocsin.Ingestion;
 
@@ -15,8 +16,10 @@ namespace Tocsin.Ingestion;
 /// <param name="options">The limits.</param>
 /// <param name="time">The clock (row time range, read windows, rate limits).</param>
 /// <param name="logger">Store failures and fan-out problems (never a token or a row's content).</param>
+/// <param name="metrics">Where acknowledged uploads are timed (<c>tocsin.ingest.ack.duration</c>; optional).</param>
 public sealed partial class IngestionHandler(
-    IIngestionStore store, IIngestionWriter writer, INotificationFanout fanout, IngestionOptions options, TimeProvider time, ILogger<IngestionHandler> logger)
+    IIngestionStore store, IIngestionWriter writer, INotificationFanout fanout, IngestionOptions options, TimeProvider time, ILogger<IngestionHandler> logger,
+    TocsinMetrics? metrics = null)
 {
     /// <summary>The limits.</summary>
     public IngestionOptions Options => options;
@@ -51,6 +54,7 @@ public sealed partial class IngestionHandler(
     public async Task<IReadOnlyList<StoredRow>> UploadAsync(IngestionPrincipal principal, RowKind kind, IReadOnlyList<IngestionRow> rows, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(principal);
+        long started = time.GetTimestamp();
         var stored = await writer.SubmitAsync(kind, new IngestionBatch(principal.Identity, rows), cancellationToken).ConfigureAwait(false);
         if (kind == RowKind.Notifications)
         {
@@ -65,6 +69,7 @@ public sealed partial class IngestionHandler(
             }
         }
 
+        metrics?.IngestAckDuration.Record(time.GetElapsedTime(started).TotalMilliseconds, IngestionMetricTags.Of(kind));
         return stored;
     }
 

@@ -12,7 +12,6 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Tocsin.Access;
-using Tocsin.Diagnostics;
 using Tocsin.Ingestion;
 
 namespace Tocsin.Web.Ingestion;
@@ -113,7 +112,7 @@ public static partial class IngestionEndpoints
             }
 
             using var socket = await context.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
-            using var connection = new IngestionSocket(socket, handler, services.GetRequiredService<INotificationFanout>(), logger, services.GetService<TocsinMetrics>());
+            using var connection = new IngestionSocket(socket, handler, services.GetRequiredService<INotificationFanout>(), logger);
             if (token is not null && principal is null)
             {
                 LogBadToken(logger);
@@ -171,11 +170,9 @@ public static partial class IngestionEndpoints
 
         // Per HTTP connection, as per socket: a client that keeps its connection open is held to the rate.
         await ConnectionRate(context, handler).WaitAsync(rows.Count, context.RequestAborted).ConfigureAwait(false);
-        long started = handler.Time.GetTimestamp();
         try
         {
             var stored = await handler.UploadAsync(principal, kind, rows, context.RequestAborted).ConfigureAwait(false);
-            context.RequestServices.GetService<TocsinMetrics>()?.IngestAckDuration.Record(handler.Time.GetElapsedTime(started).TotalMilliseconds, IngestionMetricTags.Of(kind));
             return TypedResults.Ok(new IngestionUploaded(true, stored.Count));
         }
         catch (IngestionStoreException ex)

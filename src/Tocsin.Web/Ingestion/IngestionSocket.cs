@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Tocsin.Access;
-using Tocsin.Diagnostics;
 using Tocsin.Ingestion;
 
 namespace Tocsin.Web.Ingestion;
@@ -43,20 +42,18 @@ internal sealed partial class IngestionSocket : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sending = new(1, 1);
     private readonly SemaphoreSlim _inFlight;
-    private readonly Channel<(string? Action, RowKind? Upload, long Started, Task<byte[]> Reply)> _replies;
-    private readonly TocsinMetrics? _metrics;
+    private readonly Channel<(string? Action, bool IsUpload, Task<byte[]> Reply)> _replies;
     private readonly RowRateLimiter _rate;
 
-    public IngestionSocket(WebSocket socket, IngestionHandler handler, INotificationFanout fanout, ILogger logger, TocsinMetrics? metrics = null)
+    public IngestionSocket(WebSocket socket, IngestionHandler handler, INotificationFanout fanout, ILogger logger)
     {
-        _metrics = metrics;
         _socket = socket;
         _handler = handler;
         _fanout = fanout;
         _logger = logger;
         int maxInFlight = handler.Options.MaxInFlight;
         _inFlight = new SemaphoreSlim(maxInFlight, maxInFlight);
-        _replies = Channel.CreateBounded<(string?, RowKind?, long, Task<byte[]>)>(new BoundedChannelOptions(maxInFlight) { SingleReader = true, SingleWriter = true });
+        _replies = Channel.CreateBounded<(string?, bool, Task<byte[]>)>(new BoundedChannelOptions(maxInFlight) { SingleReader = true, SingleWriter = true });
         _rate = RowRateLimiter.For(handler.Options, handler.Time);
     }
 
@@ -234,7 +231,6 @@ internal sealed partial class IngestionSocket : IDisposable
             }
 
             Task<byte[]> reply;
-            long started = 0;
             switch (request)
             {
                 case InvalidRequest invalid:
@@ -249,7 +245,6 @@ internal sealed partial class IngestionSocket : IDisposable
                 case UploadRequest upload:
                     // Over the rate, wait here: the frames behind it stay unread.
                     await _rate.WaitAsync(upload.Rows.Count, cancellationToken).ConfigureAwait(false);
-                    started = _handler.Time.GetTimestamp();
                     reply = _handler.HandleAsync(principal, request, cancellationToken);
                     lastWrite = reply;
                     break;
@@ -262,7 +257,7 @@ internal sealed partial class IngestionSocket : IDisposable
                     break;
             }
 
-            await _replies.Writer.WriteAsync((request.Action, (request as UploadRequest)?.Kind, started, reply), cancellationToken).ConfigureAwait(false);
+            await _replies.Writer.WriteAsync((request.Action, request is UploadRequest, reply), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -276,7 +271,7 @@ internal sealed partial class IngestionSocket : IDisposable
     /// <summary>Sends the replies in request order, each when it is ready, and frees the request's slot once it is sent.</summary>
     private async Task SendRepliesAsync(CancellationTokenSource connection)
     {
-        await foreach (var (action, upload, started, task) in _replies.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        await foreach (var (action, isUpload, task) in _replies.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             byte[]? reply = null;
             try
@@ -290,7 +285,7 @@ internal sealed partial class IngestionSocket : IDisposable
             catch (Exception ex)
             {
                 LogRequestFailed(_logger, ex, action);
-                reply = IngestionReplies.Failure(action, upload is not null ? "not stored: an internal error (see the server's log)" : "an internal error (see the server's log)");
+                reply = IngestionReplies.Failure(action, isUpload ? "not stored: an internal error (see the server's log)" : "an internal error (see the server's log)");
             }
 
             try
@@ -298,10 +293,6 @@ internal sealed partial class IngestionSocket : IDisposable
                 if (reply is not null && !connection.IsCancellationRequested)
                 {
                     await SendAsync(reply, connection.Token).ConfigureAwait(false);
-                    if (upload is { } kind)
-                    {
-                        _metrics?.IngestAckDuration.Record(_handler.Time.GetElapsedTime(started).TotalMilliseconds, IngestionMetricTags.Of(kind));
-                    }
                 }
             }
             catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)

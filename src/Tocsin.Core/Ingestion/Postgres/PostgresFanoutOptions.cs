@@ -23,8 +23,8 @@ public sealed record PostgresFanoutOptions
     public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>After an outage of the listening connection, the most notifications (the newest) committed meanwhile by
-    /// other replicas that are read and pushed to this replica's receivers (0 – 100000; 0: none, as before catch-up
-    /// existed). <value>Default: 10000.</value></summary>
+    /// other replicas that are read and pushed to this replica's receivers (0 – 20000, well under the ids a replica
+    /// remembers so that none is pushed twice; 0: none). <value>Default: 10000.</value></summary>
     public int CatchUpLimit { get; init; } = 10_000;
 
     /// <summary>Checks the ranges above.</summary>
@@ -36,7 +36,7 @@ public sealed record PostgresFanoutOptions
         Check(RemoteQueueCapacity is >= 1 and <= 100_000, nameof(RemoteQueueCapacity), RemoteQueueCapacity, "must be 1–100000");
         Check(MinReconnectDelay >= TimeSpan.FromMilliseconds(1) && MinReconnectDelay <= hour, nameof(MinReconnectDelay), MinReconnectDelay, "must be 1 ms – 1 h");
         Check(MaxReconnectDelay >= MinReconnectDelay && MaxReconnectDelay <= hour, nameof(MaxReconnectDelay), MaxReconnectDelay, "must be MinReconnectDelay – 1 h");
-        Check(CatchUpLimit is >= 0 and <= 100_000, nameof(CatchUpLimit), CatchUpLimit, "must be 0–100000");
+        Check(CatchUpLimit is >= 0 and <= 20_000, nameof(CatchUpLimit), CatchUpLimit, "must be 0–20000");
         Check(ProbeInterval >= TimeSpan.FromSeconds(1) && ProbeInterval <= hour, nameof(ProbeInterval), ProbeInterval, "must be 1 s – 1 h");
     }
 

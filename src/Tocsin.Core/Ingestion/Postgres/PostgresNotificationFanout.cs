@@ -24,8 +24,10 @@ namespace Tocsin.Ingestion.Postgres;
 /// the ids above the watermark of the identities that have receivers here (the newest
 /// <see cref="PostgresFanoutOptions.CatchUpLimit"/>), and pushes those rows as announced ones: each row reaches a receiver
 /// once (ids delivered here lately are remembered, so a row both announced and caught up, or published by this replica,
-/// is not pushed twice). Older rows stay readable with <c>getNotifications</c>; so do rows of receivers that subscribe
-/// after they were committed.</para>
+/// is not pushed twice). The read starts <see cref="CatchUpMargin"/> ids below the watermark, for rows whose ids were
+/// reserved before and committed after it; so a row of the last <see cref="CatchUpMargin"/> ids committed before a receiver
+/// subscribed may reach it as caught up. Older rows stay readable with <c>getNotifications</c>; so do rows committed
+/// during an outage whose catch-up fails (logged).</para>
 /// Nothing here throws for a delivery problem: failures are logged. Thread-safe.</para>
 /// </summary>
 public sealed partial class PostgresNotificationFanout : INotificationFanout
@@ -35,6 +37,13 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
 
     /// <summary>How many of the ids delivered here lately are remembered, so that none is pushed twice.</summary>
     public const int RecentIdsCapacity = 65_536;
+
+    /// <summary>
+    /// How far below the watermark a catch-up starts: ids are reserved before their rows commit, so an upload of another
+    /// replica may commit after rows with higher ids were announced; its rows are caught up when the gap is under this many
+    /// ids (rows already delivered are remembered and not pushed again).
+    /// </summary>
+    public const int CatchUpMargin = 1_000;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly IIngestionStore _store;
@@ -131,8 +140,13 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
     {
         ArgumentNullException.ThrowIfNull(identity);
         ArgumentNullException.ThrowIfNull(rows);
-        _delivered.AddRange(rows.Select(r => r.Id));
-        await _local.PublishAsync(identity, rows, cancellationToken).ConfigureAwait(false);
+        if (_local.HasSubscribers(identity))
+        {
+            // A row caught up in the meantime (committed, then read by a catch-up before this publish) is not pushed twice.
+            var fresh = rows.Where(r => _delivered.TryAdd(r.Id)).ToList();
+            await _local.PublishAsync(identity, fresh, cancellationToken).ConfigureAwait(false);
+        }
+
         if (rows.Count == 0)
         {
             return;
@@ -190,15 +204,10 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
                 }
 
                 // Listening: what commits from now on is announced here. What committed before, since the watermark, is read
-                // (on another connection: this one's last statement stays the LISTEN, as pg_stat_activity shows it).
-                long newest = await NewestIdAsync(token).ConfigureAwait(false);
-                if (catchUpFrom is { } from && newest > from)
-                {
-                    await CatchUpAsync(from, newest, token).ConfigureAwait(false);
-                }
-
+                // (on another connection: this one's last statement stays the LISTEN, as pg_stat_activity shows it). A
+                // failure here costs the catch-up only, never the listening.
+                await CatchUpAsync(catchUpFrom, token).ConfigureAwait(false);
                 catchUpFrom = null;
-                RaiseWatermark(newest);
                 _listening = true;
                 failures = 0;
                 if (outageSince is { } since)
@@ -291,13 +300,14 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
             return;
         }
 
-        if (chunk.Ids.Count > 0)
-        {
-            RaiseWatermark(chunk.Ids.Max());
-        }
-
         if (chunk.Replica == ReplicaId)
         {
+            // Its own publish: delivered here already; it shows the connection heard everything announced up to these ids.
+            if (chunk.Index == chunk.Count && chunk.Ids.Count > 0)
+            {
+                RaiseWatermark(chunk.Ids.Max());
+            }
+
             return;
         }
 
@@ -323,6 +333,12 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
 
             _partial.Remove(key);
             ids = gathered;
+        }
+
+        // Raised once the whole publish is heard (a connection lost between chunks leaves it to the catch-up).
+        if (ids.Count > 0)
+        {
+            RaiseWatermark(ids.Max());
         }
 
         if (_local.HasSubscribers(chunk.Identity) && !_remote.Writer.TryWrite((chunk.Identity, ids, false)))
@@ -385,9 +401,29 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
         return (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
-    // After an outage: queues, as announcements, the rows in (from, upTo] of the identities with receivers here that were not
-    // delivered here already, newest first up to CatchUpLimit. Runs on the listening loop before it waits: notifications are
-    // raised only while it waits, so the channel still has one writer at a time.
+    // Just listening (again): sets the watermark to the newest id, and after an outage (from: the watermark when it began)
+    // first catches up on what committed meanwhile. A database failure is logged and costs only the catch-up.
+    private async Task CatchUpAsync(long? from, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long newest = await NewestIdAsync(cancellationToken).ConfigureAwait(false);
+            if (from is { } watermark && newest > watermark - CatchUpMargin)
+            {
+                await CatchUpAsync(Math.Max(0, watermark - CatchUpMargin), newest, cancellationToken).ConfigureAwait(false);
+            }
+
+            RaiseWatermark(newest);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException or IOException)
+        {
+            LogCatchUpFailed(_logger, Exporter.Describe(ex));
+        }
+    }
+
+    // Queues, as announcements, the rows in (from, upTo] of the identities with receivers here that were not delivered here
+    // already, newest first up to CatchUpLimit. Runs on the listening loop before it waits: notifications are raised only
+    // while it waits, so the channel still has one writer at a time.
     private async Task CatchUpAsync(long from, long upTo, CancellationToken cancellationToken)
     {
         string[] identities = _local.SubscribedIdentities();
@@ -456,17 +492,6 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
             }
         }
 
-        public void AddRange(IEnumerable<long> ids)
-        {
-            lock (_lock)
-            {
-                foreach (long id in ids)
-                {
-                    AddLocked(id);
-                }
-            }
-        }
-
         private bool AddLocked(long id)
         {
             if (!_ids.Add(id))
@@ -483,6 +508,9 @@ public sealed partial class PostgresNotificationFanout : INotificationFanout
             return true;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live notifications: could not read what other replicas committed while this one did not listen ({Reason}); those notifications are not pushed here (readable with getNotifications)")]
+    private static partial void LogCatchUpFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Live notifications: {Rows} notification(s) committed by other replicas while not listening are pushed now (caught up){More}")]
     private static partial void LogCaughtUpCore(ILogger logger, int rows, string more);

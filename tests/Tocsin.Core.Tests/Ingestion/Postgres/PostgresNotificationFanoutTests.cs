@@ -233,6 +233,37 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
     }
 
     [Fact]
+    public async Task A_catch_up_that_cannot_read_costs_only_the_catch_up_and_the_replica_listens_again()
+    {
+        string cs = await server.CreateDatabaseAsync();
+        await using var a = await Replica.StartAsync(cs);
+        await using var b = await Replica.StartAsync(cs, Fast with { MinReconnectDelay = TimeSpan.FromSeconds(2), MaxReconnectDelay = TimeSpan.FromSeconds(3) });
+        var onB = new Inbox();
+        using var sb = b.Fanout.Subscribe("wd-1", onB.Deliver);
+        var before = await a.UploadAsync("wd-1", 1, "before");
+        await onB.WaitForAsync(before[0].Id, "a notification before the outage");
+
+        // While B does not listen, the table the catch-up reads goes away (as under a failing query or a timeout).
+        await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'");
+        await Poll.UntilAsync(() => Task.FromResult(b.Fanout.IsListening), listening => !listening, Deadline, "B noticing the outage");
+        await PostgresIngestionStoreTests.ScalarAsync<int>(cs, "ALTER TABLE tocsin.ingest_notifications RENAME TO ingest_notifications_away; SELECT 1");
+        try
+        {
+            await Poll.UntilAsync(() => Task.FromResult(b.Count("could not read what other replicas committed")), n => n >= 1, Deadline, "the failed catch-up logged");
+            await Poll.UntilAsync(() => Task.FromResult(b.Fanout.IsListening), listening => listening, Deadline, "B listening again all the same");
+        }
+        finally
+        {
+            await PostgresIngestionStoreTests.ScalarAsync<int>(cs, "ALTER TABLE tocsin.ingest_notifications_away RENAME TO ingest_notifications; SELECT 1");
+        }
+
+        var after = await a.UploadAsync("wd-1", 1, "after");
+        await onB.WaitForAsync(after[0].Id, "a notification after the outage");
+        Assert.Equal(1, b.Count("stopped: cannot listen"));
+    }
+
+    [Fact]
     public async Task A_catch_up_pushes_only_the_newest_up_to_its_limit_and_says_so()
     {
         string cs = await server.CreateDatabaseAsync();
