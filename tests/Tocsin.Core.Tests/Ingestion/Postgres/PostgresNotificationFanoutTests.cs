@@ -77,6 +77,18 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         }
     }
 
+    /// <summary>Kills every listening connection of the database (both replicas'); returns how many.</summary>
+    private static Task<long> KillListenersAsync(string cs) =>
+        PostgresIngestionStoreTests.ScalarAsync<long>(cs,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'");
+
+    /// <summary>Kills both replicas' listening connections and waits until <paramref name="replica"/> knows it does not listen.</summary>
+    private static async Task StopListeningAsync(string cs, Replica replica)
+    {
+        Assert.Equal(2, await KillListenersAsync(cs));
+        await Poll.UntilAsync(() => Task.FromResult(replica.Fanout.IsListening), listening => !listening, Deadline, "the replica noticing the outage");
+    }
+
     /// <summary>What a receiver got, batch by batch.</summary>
     private sealed class Inbox
     {
@@ -165,8 +177,7 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         var before = await a.UploadAsync("wd-1", 1, "before");
         await onB.WaitForAsync(before[0].Id, "a notification before the kill");
 
-        Assert.Equal(2, await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'"));
+        Assert.Equal(2, await KillListenersAsync(cs));
 
         // Publish until one arrives (live or caught up once B listens again).
         var sent = new List<long>();
@@ -202,10 +213,7 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         var before = await a.UploadAsync("wd-1", 1, "before");
         await onB.WaitForAsync(before[0].Id, "a notification before the outage");
 
-        var listeners = await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'");
-        Assert.Equal(2, listeners);
-        await Poll.UntilAsync(() => Task.FromResult(b.Fanout.IsListening), listening => !listening, Deadline, "B noticing the outage");
+        await StopListeningAsync(cs, b);
 
         // Committed during the outage: two uploads of wd-1 (one of 3 rows), one of an identity without receivers on B, and
         // one published by B itself (delivered locally, not to be pushed again).
@@ -244,9 +252,7 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         await onB.WaitForAsync(before[0].Id, "a notification before the outage");
 
         // While B does not listen, the table the catch-up reads goes away (as under a failing query or a timeout).
-        await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'");
-        await Poll.UntilAsync(() => Task.FromResult(b.Fanout.IsListening), listening => !listening, Deadline, "B noticing the outage");
+        await StopListeningAsync(cs, b);
         await PostgresIngestionStoreTests.ScalarAsync<int>(cs, "ALTER TABLE tocsin.ingest_notifications RENAME TO ingest_notifications_away; SELECT 1");
         try
         {
@@ -274,9 +280,7 @@ public sealed class PostgresNotificationFanoutTests(PostgresServer server) : ICl
         var before = await a.UploadAsync("wd-1", 1, "before");
         await onB.WaitForAsync(before[0].Id, "a notification before the outage");
 
-        await PostgresIngestionStoreTests.ScalarAsync<long>(cs,
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN tocsin_ingest%'");
-        await Poll.UntilAsync(() => Task.FromResult(b.Fanout.IsListening), listening => !listening, Deadline, "B noticing the outage");
+        await StopListeningAsync(cs, b);
         var missed = await a.UploadAsync("wd-1", 5, "during");
 
         var newest = missed.OrderByDescending(r => r.Id).Take(2).ToList();
