@@ -29,18 +29,46 @@ public sealed class DirectIngestionWriter(IIngestionStore store) : IIngestionWri
         return Stored(batch, ids[0]);
     }
 
-    /// <summary>The rows of <paramref name="batch"/> as stored with <paramref name="ids"/> (same order, same count).</summary>
+    /// <summary>
+    /// The rows of <paramref name="batch"/> as stored with <paramref name="ids"/> (same order, same count). Each
+    /// <see cref="StoredRow"/> is made when read: a log upload is answered with its count only, so its rows are never built.
+    /// </summary>
+    /// <exception cref="ArgumentException">When <paramref name="ids"/> has not one id per row.</exception>
     public static IReadOnlyList<StoredRow> Stored(IngestionBatch batch, IReadOnlyList<long> ids)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(ids);
-        var rows = new StoredRow[batch.Rows.Count];
-        for (int i = 0; i < rows.Length; i++)
+        if (ids.Count != batch.Rows.Count)
         {
-            var r = batch.Rows[i];
-            rows[i] = new StoredRow(ids[i], batch.Identity, r.Sender, r.Message, r.Level, r.Time);
+            throw new ArgumentException($"{ids.Count} id(s) for {batch.Rows.Count} row(s)", nameof(ids));
         }
 
-        return rows;
+        return new StoredRows(batch, ids);
+    }
+
+    private sealed class StoredRows(IngestionBatch batch, IReadOnlyList<long> ids) : IReadOnlyList<StoredRow>
+    {
+        public int Count => ids.Count;
+
+        public StoredRow this[int index]
+        {
+            get
+            {
+                ArgumentOutOfRangeException.ThrowIfNegative(index);
+                ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, ids.Count);
+                var r = batch.Rows[index];
+                return new StoredRow(ids[index], batch.Identity, r.Sender, r.Message, r.Level, r.Time);
+            }
+        }
+
+        public IEnumerator<StoredRow> GetEnumerator()
+        {
+            for (int i = 0; i < ids.Count; i++)
+            {
+                yield return this[i];
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }
